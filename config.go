@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything hookd reads from its environment (SPEC §2).
+// Every field has a default except the webhook secret, which must be set.
+type Config struct {
+	Secret              string
+	Port                int
+	DataDir             string
+	DatabaseURL         string
+	JobConcurrency      int
+	PostConcurrency     int
+	ActivityConcurrency int
+	Attempts            int
+	Backoff             time.Duration
+	Timezone            *time.Location
+	TimezoneName        string
+	OffPeak             OffPeak
+	MinMatchScore       int
+	VisionAPIKey        string
+	VisionEndpoint      string
+	MaxBodyBytes        int64
+	ShutdownTimeout     time.Duration
+	BlockedDomains      []string
+	Lease               time.Duration
+	Retention           time.Duration
+	Demo                bool
+	LogLevel            string
+	LogFormat           string
+}
+
+// defaultVisionEndpoint is Google's SafeSearch endpoint (SPEC §2).
+const defaultVisionEndpoint = "https://vision.googleapis.com/v1/images:annotate"
+
+// LoadConfig reads the configuration from getenv. Errors name the variable
+// at fault so a misconfigured deployment says what to fix.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	r := envReader{getenv: getenv}
+	c := Config{
+		Secret:              getenv("SUPABASE_WEBHOOK_SECRET"),
+		Port:                r.intIn("PORT", 3001, 1, 65535),
+		DataDir:             r.str("DATA_DIR", "./data"),
+		DatabaseURL:         getenv("DATABASE_URL"),
+		JobConcurrency:      r.intIn("JOB_ANALYSIS_CONCURRENCY", 5, 1, 1000),
+		PostConcurrency:     r.intIn("POST_MODERATION_CONCURRENCY", 10, 1, 1000),
+		ActivityConcurrency: r.intIn("ACTIVITY_SCORING_CONCURRENCY", 20, 1, 1000),
+		Attempts:            r.intIn("JOB_ATTEMPTS", 3, 1, 100),
+		Backoff:             time.Duration(r.intIn("JOB_BACKOFF_MS", 2000, 1, 3_600_000)) * time.Millisecond,
+		TimezoneName:        r.str("ACTIVITY_TIMEZONE", "Europe/Paris"),
+		MinMatchScore:       r.intIn("MIN_MATCH_SCORE", 40, 0, 100),
+		VisionAPIKey:        getenv("GOOGLE_VISION_API_KEY"),
+		VisionEndpoint:      r.str("VISION_ENDPOINT", defaultVisionEndpoint),
+		MaxBodyBytes:        int64(r.intIn("MAX_BODY_BYTES", 1<<20, 1024, 64<<20)),
+		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 25*time.Second),
+		BlockedDomains:      splitList(getenv("BLOCKED_DOMAINS")),
+		Lease:               r.duration("JOB_LEASE", 60*time.Second),
+		Retention:           r.duration("COMPLETED_RETENTION", 24*time.Hour),
+		Demo:                r.boolean("DEMO_DATA"),
+		LogLevel:            r.str("LOG_LEVEL", "info"),
+		LogFormat:           r.str("LOG_FORMAT", "text"),
+	}
+	if c.Secret == "" {
+		r.fail("SUPABASE_WEBHOOK_SECRET is not set: hookd refuses to accept unauthenticated webhooks; set it to the secret your Supabase webhooks send in x-webhook-secret")
+	}
+	if loc, err := time.LoadLocation(c.TimezoneName); err != nil {
+		r.fail(fmt.Sprintf("ACTIVITY_TIMEZONE=%q: %v", c.TimezoneName, err))
+	} else {
+		c.Timezone = loc
+	}
+	if off, err := ParseOffPeak(r.str("OFFPEAK_HOURS", "22-7")); err != nil {
+		r.fail(fmt.Sprintf("OFFPEAK_HOURS: %v", err))
+	} else {
+		c.OffPeak = off
+	}
+	if c.Lease < time.Second {
+		r.fail("JOB_LEASE must be at least 1s")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// envReader collects every configuration error instead of stopping at the
+// first, so one start attempt reports them all.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *envReader) fail(msg string) { r.errs = append(r.errs, errors.New(msg)) }
+
+func (r *envReader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *envReader) intIn(name string, def, min, max int) int {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		r.fail(fmt.Sprintf("%s=%q: want an integer in %d..%d", name, v, min, max))
+		return def
+	}
+	return n
+}
+
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(fmt.Sprintf("%s=%q: want a positive duration such as 25s", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *envReader) boolean(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(r.getenv(name))) {
+	case "", "0", "false", "no", "off":
+		return false
+	case "1", "true", "yes", "on":
+		return true
+	default:
+		r.fail(fmt.Sprintf("%s=%q: want 1 or 0", name, r.getenv(name)))
+		return false
+	}
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, strings.ToLower(part))
+		}
+	}
+	return out
+}

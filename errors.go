@@ -1,0 +1,29 @@
+package main
+
+import "errors"
+
+// Workers sort every failure into classes (SPEC §4):
+//
+//   - permanent: the job can never succeed (bad data, row not found,
+//     constraint violation). It fails at once with the reason.
+//   - anything else is transient: retried with backoff until the attempts
+//     run out.
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// Server holds the HTTP side of hookd: routes, authentication, decoding
+// and the hand-off to the queue. It never touches the results store.
+type Server struct {
+	queue      *Queue
+	secretHash [sha256.Size]byte
+	maxBody    int64
+	log        *slog.Logger
+	now        func() time.Time
+	// storeProblem says why the results store is unreachable, "" when it
+	// answers; health reports it as "degraded".
+	storeProblem func() string
+}
+
+// NewServer builds the HTTP side over a queue.
+func NewServer(q *Queue, secret string, maxBody int64, log *slog.Logger, storeProblem func() string) *Server {
+	return &Server{
+		queue:        q,
+		secretHash:   sha256.Sum256([]byte(secret)),
+		maxBody:      maxBody,
+		log:          log,
+		now:          time.Now,
+		storeProblem: storeProblem,
+	}
+}
+
+// Routes returns the router of SPEC §3.
+func (s *Server) Routes() http.Handler {
+	r := httprouter.New()
+	r.POST("/api/jobs/analyze", s.webhook(s.acceptJob))
+	r.POST("/api/posts/moderate", s.webhook(s.acceptPost))
+	r.POST("/api/activity/score", s.webhook(s.acceptActivity))
+	r.GET("/api/health/queues", s.health)
+	r.GET("/api/processing/:processingId", s.authenticated(s.processing))
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "Not found", nil)
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "Method not allowed", nil)
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		s.log.Error("handler panic", "path", req.URL.Path, "panic", v)
+		writeError(w, http.StatusInternalServerError, "Internal error", nil)
+	}
+	return r
+}
+
+// accepted is a validated webhook, ready for the queue.
+type accepted struct {
+	queue string
+	task  any
+	reply acceptReply
+}
+
+// acceptReply is the 200 answer to a webhook (SPEC §3).
+type acceptReply struct {
+	Success      bool   `json:"success"`
+	JobID        string `json:"jobId,omitempty"`
+	PostID       string `json:"postId,omitempty"`
+	UserID       string `json:"userId,omitempty"`
+	Action       string `json:"action,omitempty"`
+	Message      string `json:"message"`
+	ProcessingID string `json:"processingId"`
+}
+
+// errorReply is every error answer.
+type errorReply struct {
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
+	Details any    `json:"details,omitempty"`
+}
+
+type acceptFunc func(body []byte, received time.Time) (accepted, error)
+
+// webhook wraps a route's decoder with what every webhook shares: auth,
+// content type, size limit, the durable enqueue and the reply.
+func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		if !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, "Unauthorized: Invalid webhook secret", nil)
+			return
+		}
+		if !isJSON(r.Header.Get("Content-Type")) {
+			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
+			return
+		}
+		buf := bodyPool.Get().(*bytes.Buffer)
+		defer putBody(buf)
+		if err := s.readBody(w, r, buf); err != nil {
+			writeRequestError(w, err)
+			return
+		}
+		received := s.now()
+		a, err := accept(buf.Bytes(), received)
+		if err != nil {
+			writeRequestError(w, err)
+			return
+		}
+		payload, err := json.Marshal(a.task)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "Internal error", nil)
+			return
+		}
+		if err := s.queue.Enqueue(r.Context(), a.queue, a.reply.ProcessingID, payload, received); err != nil {
+			s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
+			return
+		}
+		a.reply.Success = true
+		writeJSON(w, http.StatusOK, a.reply)
+	}
+}
+
+func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
+	t, err := DecodeJob(body)
+	if err != nil {
+		return accepted{}, err
+	}
+	return accepted{QueueJobs, t, acceptReply{
+		JobID:        t.JobID,
+		Message:      "Job analysis queued",
+		ProcessingID: newProcessingID("job", t.JobID, received),
+	}}, nil
+}
+
+func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
+	t, err := DecodePost(body)
+	if err != nil {
+		return accepted{}, err
+	}
+	return accepted{QueuePosts, t, acceptReply{
+		PostID:       t.PostID,
+		Message:      "Post moderation queued",
+		ProcessingID: newProcessingID("post", t.PostID, received),
+	}}, nil
+}
+
+func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, error) {
+	t, err := DecodeActivity(body, received)
+	if err != nil {
+		return accepted{}, err
+	}
+	return accepted{QueueActivity, t, acceptReply{
+		UserID:       t.UserID,
+		Action:       t.Action,
+		Message:      "Activity scored",
+		ProcessingID: newProcessingID("activity", t.UserID, received),
+	}}, nil
+}
+
+// newProcessingID keeps the guide's <kind>-<id>-<unix ms> and adds a random
+// suffix: two webhooks for the same id in the same millisecond must not
+// collide, since the id is the job's key.
+func newProcessingID(kind, id string, at time.Time) string {
+	var b [5]byte
+	rand.Read(b[:])
+	return kind + "-" + id + "-" + strconv.FormatInt(at.UnixMilli(), 10) + "-" + suffixEncoding.EncodeToString(b[:])
+}
+
+var suffixEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// authorized compares x-webhook-secret in constant time. Both sides are
+// hashed first so that neither the content nor the length of the secret
+// shows in the timing.
+func (s *Server) authorized(r *http.Request) bool {
+	got := sha256.Sum256([]byte(r.Header.Get("x-webhook-secret")))
+	return subtle.ConstantTimeCompare(got[:], s.secretHash[:]) == 1
+}
+
+func (s *Server) authenticated(h httprouter.Handle) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		if !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, "Unauthorized: Invalid webhook secret", nil)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBody returns a buffer to the pool unless one huge body grew it.
+func putBody(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		b.Reset()
+		bodyPool.Put(b)
+	}
+}
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) error {
+	tooLarge := &RequestError{
+		Status:  http.StatusRequestEntityTooLarge,
+		Message: "body: larger than " + strconv.FormatInt(s.maxBody, 10) + " bytes",
+	}
+	if r.ContentLength > s.maxBody {
+		return tooLarge
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return tooLarge
+	case err != nil:
+		return badRequest("body: could not be read: %s", err.Error())
+	}
+	return nil
+}
+
+// healthReply is the answer of GET /api/health/queues. Queue and Store
+// say what is wrong when the status is not ok.
+type healthReply struct {
+	Status    string                 `json:"status"`
+	Queues    map[string]QueueCounts `json:"queues,omitempty"`
+	Timestamp string                 `json:"timestamp"`
+	Queue     string                 `json:"queue,omitempty"`
+	Store     string                 `json:"store,omitempty"`
+}
+
+// health answers GET /api/health/queues. It is open: load balancers call it.
+func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	counts, err := s.queue.Counts(ctx)
+	reply := healthReply{Status: "ok", Queues: counts, Timestamp: s.now().UTC().Format(time.RFC3339)}
+	reply.Queue = s.queue.CommitError()
+	if err != nil {
+		reply.Queue = err.Error()
+	}
+	reply.Store = s.storeProblem()
+	code := http.StatusOK
+	switch {
+	case reply.Queue != "":
+		reply.Status = "unavailable"
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	case reply.Store != "":
+		reply.Status = "degraded"
+	}
+	writeJSON(w, code, reply)
+}
+
+// processing answers GET /api/processing/:processingId.
+func (s *Server) processing(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+	id := p.ByName("processingId")
+	if len(id) > 2*maxIDLen {
+		writeError(w, http.StatusNotFound, "Processing job not found", nil)
+		return
+	}
+	st, err := s.queue.Status(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "Processing job not found", nil)
+	case err != nil:
+		s.log.Error("job status failed", "processingId", id, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "Queue unavailable", nil)
+	default:
+		writeJSON(w, http.StatusOK, st)
+	}
+}
+
+func writeRequestError(w http.ResponseWriter, err error) {
+	var re *RequestError
+	if errors.As(err, &re) {
+		writeError(w, re.Status, re.Message, re.Details)
+		return
+	}
+	writeError(w, http.StatusBadRequest, err.Error(), nil)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, details any) {
+	writeJSON(w, code, errorReply{Error: msg, Details: details})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"success":false,"error":"Internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}

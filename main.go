@@ -1,0 +1,227 @@
+// Command hookd receives Supabase webhooks for a job-board product, answers
+// each once the work is durably queued in SQLite, and processes the work in
+// background worker pools: matching candidates to job offers, moderating
+// newsfeed posts, scoring user activity.
+//
+// Usage:
+//
+//	SUPABASE_WEBHOOK_SECRET=dev-secret-123 hookd [--demo]
+//
+// Configuration is read from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // ACTIVITY_TIMEZONE works in a scratch container too
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hookd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hookd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	demo := fs.Bool("demo", false, "load ~2,000 synthetic candidates into an empty embedded store (or DEMO_DATA=1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	cfg.Demo = cfg.Demo || *demo
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := OpenApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		app.Close()
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	return app.Serve(ctx, ln)
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// App is one hookd: the SQLite file, the queue, the results store, the
+// HTTP side and the worker pools.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *DB
+	queue  *Queue
+	store  Store
+	server *Server
+}
+
+// OpenApp opens DATA_DIR/hookd.db, applies the schemas, returns jobs left
+// active by a previous process to waiting and, with --demo, loads the
+// demo candidates.
+func OpenApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, errors.New("DATABASE_URL is set, but this build has only the embedded store: unset DATABASE_URL to keep results in DATA_DIR/hookd.db")
+	}
+	db, err := OpenDB(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{cfg: cfg, log: log, db: db}
+	if err := app.open(ctx); err != nil {
+		app.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+func (a *App) open(ctx context.Context) error {
+	q, err := OpenQueue(a.db, QueueOptions{Attempts: a.cfg.Attempts, Backoff: a.cfg.Backoff, Lease: a.cfg.Lease})
+	if err != nil {
+		return err
+	}
+	a.queue = q
+	store, err := OpenSQLiteStore(a.db)
+	if err != nil {
+		return err
+	}
+	a.store = store
+	if a.cfg.Demo {
+		n, err := LoadDemoData(ctx, a.db)
+		if err != nil {
+			return err
+		}
+		a.log.Info("demo data loaded", "candidates", n)
+	}
+	n, err := q.RecoverAbandoned(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		a.log.Warn("jobs left active by a previous process returned to waiting", "jobs", n)
+	}
+	a.server = NewServer(q, a.cfg.Secret, a.cfg.MaxBodyBytes, a.log, func() string { return "" })
+	return nil
+}
+
+// Handler is the HTTP side, for http.Server or httptest.
+func (a *App) Handler() http.Handler { return a.server.Routes() }
+
+// RunWorkers runs the worker pools until stop is cancelled; jobs still
+// running when hard is cancelled are interrupted and released.
+func (a *App) RunWorkers(stop, hard context.Context) error {
+	p := &Processor{
+		Store:          a.store,
+		Log:            a.log,
+		MinMatchScore:  a.cfg.MinMatchScore,
+		Timezone:       a.cfg.Timezone,
+		OffPeak:        a.cfg.OffPeak,
+		BlockedDomains: a.cfg.BlockedDomains,
+		Now:            time.Now,
+	}
+	sizes := map[string]int{
+		QueueJobs:     a.cfg.JobConcurrency,
+		QueuePosts:    a.cfg.PostConcurrency,
+		QueueActivity: a.cfg.ActivityConcurrency,
+	}
+	handlers := p.Handlers()
+	var pools []*Pool
+	for _, name := range QueueNames {
+		pools = append(pools, &Pool{
+			Queue:   a.queue,
+			Name:    name,
+			Size:    sizes[name],
+			Handle:  handlers[name],
+			Timeout: a.cfg.Lease * 3 / 4,
+			Log:     a.log,
+		})
+	}
+	m := &Maintenance{Queue: a.queue, Lease: a.cfg.Lease, Retention: a.cfg.Retention, Log: a.log}
+	return RunWorkers(stop, hard, pools, m)
+}
+
+// Serve answers webhooks on ln and runs the workers until ctx is
+// cancelled, then shuts down as SPEC §4 says: stop accepting, let active
+// jobs finish within SHUTDOWN_TIMEOUT, release the unfinished ones, close.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	stopWork, cancelWork := context.WithCancel(context.Background())
+	hard, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+	workersDone := make(chan error, 1)
+	go func() { workersDone <- a.RunWorkers(stopWork, hard) }()
+
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.log.Info("hookd listening", "addr", ln.Addr().String(), "store", "embedded", "db", a.db.Path)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	deadline, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(deadline); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	cancelWork()
+	select {
+	case <-workersDone:
+	case <-deadline.Done():
+		a.log.Warn("shutdown timeout: interrupting active jobs")
+		cancelHard()
+		<-workersDone
+	}
+	if cerr := a.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	a.log.Info("stopped")
+	return err
+}
+
+// Close stops the queue writer and closes the SQLite file.
+func (a *App) Close() error {
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	return a.db.Close()
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Processor does each queue's work: the rules of scoring.go applied to a
+// job's payload, the outcome written through the Store.
+type Processor struct {
+	Store          Store
+	Log            *slog.Logger
+	MinMatchScore  int
+	Timezone       *time.Location
+	OffPeak        OffPeak
+	BlockedDomains []string
+	Now            func() time.Time
+}
+
+// Handlers maps each queue to the function that processes its jobs.
+func (p *Processor) Handlers() map[string]HandlerFunc {
+	return map[string]HandlerFunc{
+		QueueJobs:     p.AnalyzeJob,
+		QueuePosts:    p.ModeratePost,
+		QueueActivity: p.ScoreActivity,
+	}
+}
+
+// JobAnalysisResult is stored as the job-analysis job's result.
+type JobAnalysisResult struct {
+	CandidatesFound int      `json:"candidatesFound"`
+	MatchesCreated  int      `json:"matchesCreated"`
+	ExtractedSkills []string `json:"extractedSkills"`
+}
+
+// AnalyzeJob extracts the job's skills, scores every candidate sharing one
+// and stores the matches at or above MIN_MATCH_SCORE.
+func (p *Processor) AnalyzeJob(ctx context.Context, j Job) (any, error) {
+	var t JobTask
+	if err := decodePayload(j, &t); err != nil {
+		return nil, err
+	}
+	log := p.Log.With("processingId", j.ProcessingID, "jobId", t.JobID)
+	log.Info("[Worker] Analyzing job " + t.JobID + ": " + t.Title)
+	skills := CanonicalSkills(slices.Concat(t.RequiredSkills, ExtractSkills(t.Title+"\n"+t.Description)))
+	candidates, err := p.Store.FindCandidates(ctx, SkillSpellings(skills))
+	if err != nil {
+		return nil, err
+	}
+	log.Info(fmt.Sprintf("Found %d candidates", len(candidates)), "skills", skills)
+	matches := p.scoreCandidates(JobProfile{Skills: skills, Level: t.ExperienceLevel, Location: t.Location}, candidates)
+	err = p.Store.SaveJobAnalysis(ctx, JobAnalysis{Job: t, Skills: skills, Matches: matches, At: p.Now()})
+	if err != nil {
+		return nil, err
+	}
+	log.Info(fmt.Sprintf("Created %d match records", len(matches)))
+	log.Info("Job analysis completed: " + t.JobID)
+	return JobAnalysisResult{len(candidates), len(matches), skills}, nil
+}
+
+// scoreCandidates keeps the candidates scoring at least MinMatchScore,
+// best first.
+func (p *Processor) scoreCandidates(job JobProfile, candidates []Candidate) []Match {
+	var matches []Match
+	for _, c := range candidates {
+		score, shared := MatchScore(job, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location})
+		if len(shared) > 0 && score >= p.MinMatchScore {
+			matches = append(matches, Match{CandidateID: c.ID, Score: score, Skills: shared})
+		}
+	}
+	slices.SortFunc(matches, func(a, b Match) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.CandidateID, b.CandidateID))
+	})
+	return matches
+}
+
+// ModerationResult is stored as the post-moderation job's result.
+type ModerationResult struct {
+	Status  string   `json:"status"`
+	Flagged bool     `json:"flagged"`
+	Reasons []string `json:"reasons"`
+}
+
+// ModeratePost checks a post's text and links and records the outcome.
+func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
+	var t PostTask
+	if err := decodePayload(j, &t); err != nil {
+		return nil, err
+	}
+	log := p.Log.With("processingId", j.ProcessingID, "postId", t.PostID)
+	log.Info("[Worker] Moderating post " + t.PostID)
+	m := ModeratePost(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, p.BlockedDomains)
+	outcome := ModerationOutcome{Status: m.Status, Reason: strings.Join(m.Reasons, "; "), At: p.Now()}
+	if err := p.Store.SaveModeration(ctx, t, outcome); err != nil {
+		return nil, err
+	}
+	log.Info("Post moderation completed: "+t.PostID, "status", m.Status, "reason", outcome.Reason)
+	return ModerationResult{m.Status, m.Flagged(), nonNil(m.Reasons)}, nil
+}
+
+// ActivityResult is stored as the activity-scoring job's result. Applied
+// is false when a previous run had already recorded the same event.
+type ActivityResult struct {
+	Points  int  `json:"points"`
+	Applied bool `json:"applied"`
+}
+
+// ScoreActivity awards the action's points, once per processingId.
+func (p *Processor) ScoreActivity(ctx context.Context, j Job) (any, error) {
+	var t ActivityTask
+	if err := decodePayload(j, &t); err != nil {
+		return nil, err
+	}
+	points, ok := ActivityPoints(t.Action, t.OccurredAt, p.Timezone, p.OffPeak)
+	if !ok {
+		return nil, Permanent(fmt.Errorf("unknown action %q", t.Action))
+	}
+	applied, err := p.Store.RecordActivity(ctx, ActivityRecord{
+		ProcessingID: j.ProcessingID,
+		UserID:       t.UserID,
+		Action:       t.Action,
+		TargetType:   t.TargetType,
+		TargetID:     t.TargetID,
+		Points:       points,
+		At:           t.OccurredAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Log.Debug("Activity scored", "processingId", j.ProcessingID, "userId", t.UserID,
+		"action", t.Action, "points", points, "applied", applied)
+	return ActivityResult{points, applied}, nil
+}
+
+// decodePayload reads a job's stored task. The handler wrote it, so a
+// payload that does not decode can never succeed: the error is permanent.
+func decodePayload(j Job, dst any) error {
+	if err := json.Unmarshal(j.Payload, dst); err != nil {
+		return Permanent(fmt.Errorf("decode %s payload: %w", j.Queue, err))
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,598 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The three queues (SPEC §3).
+const (
+	QueueJobs     = "job-analysis"
+	QueuePosts    = "post-moderation"
+	QueueActivity = "activity-scoring"
+)
+
+// QueueNames lists the queues in the order health reports them.
+var QueueNames = []string{QueueJobs, QueuePosts, QueueActivity}
+
+// Job states (SPEC §4).
+const (
+	StateWaiting   = "waiting"
+	StateActive    = "active"
+	StateDelayed   = "delayed"
+	StateCompleted = "completed"
+	StateFailed    = "failed"
+)
+
+//go:embed queue.sql
+var queueSchema string
+
+// ErrQueueClosed is returned by writes submitted after Close.
+var ErrQueueClosed = errors.New("queue is closed")
+
+// maxWriteBatch bounds how many writes one transaction folds together.
+const maxWriteBatch = 1024
+
+// Job is one claimed unit of work. Attempt identifies the claim: acks
+// carry it, so a worker whose lease expired and was re-claimed by someone
+// else cannot complete or fail the job any more.
+type Job struct {
+	ID           int64
+	ProcessingID string
+	Queue        string
+	Payload      []byte
+	Attempt      int
+	MaxAttempts  int
+	ReceivedAt   time.Time
+}
+
+// Queue is a durable job queue in SQLite. All its writes — enqueues,
+// claims, acks — go through one writer goroutine that folds whatever is
+// pending into a single transaction (group commit): one fsync serves many
+// webhooks, and each caller still waits for the commit of its own write.
+type Queue struct {
+	db      *DB
+	ops     chan *writeOp
+	closing chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	ready   map[string]chan struct{}
+	now     func() time.Time
+
+	attempts int
+	backoff  time.Duration
+	maxDelay time.Duration
+	lease    time.Duration
+
+	lastCommitErr atomic.Pointer[string]
+}
+
+// QueueOptions are the retry and lease settings.
+type QueueOptions struct {
+	Attempts int           // tries per job, the first included
+	Backoff  time.Duration // first retry delay, doubled each retry
+	Lease    time.Duration // how long a claim lasts before the reaper takes it back
+}
+
+// writeOp is one caller's part of a group commit.
+type writeOp struct {
+	apply  func(tx *sql.Tx) error
+	notify string // queue to wake once committed, if any
+	done   chan error
+}
+
+// OpenQueue applies the queue schema and starts the writer.
+func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
+	if _, err := db.W.Exec(queueSchema); err != nil {
+		return nil, fmt.Errorf("apply queue schema: %w", err)
+	}
+	q := &Queue{
+		db:       db,
+		ops:      make(chan *writeOp, maxWriteBatch),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		ready:    make(map[string]chan struct{}, len(QueueNames)),
+		now:      time.Now,
+		attempts: opt.Attempts,
+		backoff:  opt.Backoff,
+		maxDelay: time.Hour,
+		lease:    opt.Lease,
+	}
+	for _, name := range QueueNames {
+		q.ready[name] = make(chan struct{}, 1)
+	}
+	go q.runWriter()
+	return q, nil
+}
+
+// Close stops the writer after it has committed everything already handed
+// to it. Writes submitted afterwards fail with ErrQueueClosed.
+func (q *Queue) Close() {
+	q.once.Do(func() { close(q.closing) })
+	<-q.stopped
+}
+
+// Ready returns a channel that receives a value after a commit makes a job
+// of the named queue claimable. Workers wait on it instead of polling.
+func (q *Queue) Ready(queue string) <-chan struct{} { return q.ready[queue] }
+
+func (q *Queue) wake(queue string) { notify(q.ready[queue]) }
+
+// write hands fn to the writer and waits for the commit that includes it.
+func (q *Queue) write(ctx context.Context, notify string, fn func(tx *sql.Tx) error) error {
+	op := &writeOp{apply: fn, notify: notify, done: make(chan error, 1)}
+	select {
+	case q.ops <- op:
+	case <-q.closing:
+		return ErrQueueClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-q.stopped:
+		// The writer answers every op it took before stopping; one left
+		// unanswered was never taken, so it was never committed.
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return ErrQueueClosed
+		}
+	}
+}
+
+func (q *Queue) runWriter() {
+	defer close(q.stopped)
+	batch := make([]*writeOp, 0, maxWriteBatch)
+	for {
+		select {
+		case op := <-q.ops:
+			batch = q.collect(append(batch[:0], op))
+			q.commit(batch)
+		case <-q.closing:
+			for {
+				select {
+				case op := <-q.ops:
+					q.commit([]*writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// collect adds the writes already waiting, without blocking: whatever
+// arrived while the previous transaction was committing rides this one.
+func (q *Queue) collect(batch []*writeOp) []*writeOp {
+	for len(batch) < maxWriteBatch {
+		select {
+		case op := <-q.ops:
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (q *Queue) commit(batch []*writeOp) {
+	err := q.runBatch(batch)
+	if err != nil {
+		msg := err.Error()
+		q.lastCommitErr.Store(&msg)
+	} else {
+		q.lastCommitErr.Store(nil)
+	}
+	for _, op := range batch {
+		op.done <- err
+		if err == nil && op.notify != "" {
+			q.wake(op.notify)
+		}
+	}
+}
+
+func (q *Queue) runBatch(batch []*writeOp) error {
+	tx, err := q.db.W.Begin()
+	if err != nil {
+		return fmt.Errorf("begin queue transaction: %w", err)
+	}
+	for _, op := range batch {
+		if err := op.apply(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit queue transaction: %w", err)
+	}
+	return nil
+}
+
+// CommitError reports why the last commit failed, or "" when the last
+// commit succeeded. Health turns a non-empty answer into 503.
+func (q *Queue) CommitError() string {
+	if p := q.lastCommitErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+const insertJobSQL = `
+INSERT INTO queue_jobs (processing_id, queue, payload, max_attempts, run_at, received_at)
+VALUES (?, ?, ?, ?, ?, ?)`
+
+// Enqueue durably adds a job. It returns only after the transaction that
+// holds the job has been committed to disk.
+func (q *Queue) Enqueue(ctx context.Context, queue, processingID string, payload []byte, receivedAt time.Time) error {
+	ms := receivedAt.UnixMilli()
+	err := q.write(ctx, queue, func(tx *sql.Tx) error {
+		_, err := tx.Exec(insertJobSQL, processingID, queue, payload, q.attempts, ms, ms)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", processingID, err)
+	}
+	return nil
+}
+
+// A retry whose time has come goes back to waiting inside the claim
+// transaction, so no separate timer has to move it.
+const promoteDueSQL = `
+UPDATE queue_jobs SET state = 'waiting'
+WHERE queue = ? AND state = 'delayed' AND run_at <= ?`
+
+const claimSQL = `
+UPDATE queue_jobs
+SET state = 'active', attempts = attempts + 1, lease_until = ?
+WHERE id IN (
+  SELECT id FROM queue_jobs
+  WHERE queue = ? AND state = 'waiting'
+  ORDER BY run_at, id
+  LIMIT ?)
+RETURNING id, processing_id, payload, attempts, max_attempts, received_at`
+
+// Claim leases up to n ready jobs of a queue, oldest first.
+func (q *Queue) Claim(ctx context.Context, queue string, n int) ([]Job, error) {
+	var jobs []Job
+	err := q.write(ctx, "", func(tx *sql.Tx) error {
+		jobs = jobs[:0]
+		now := q.now()
+		if _, err := tx.Exec(promoteDueSQL, queue, now.UnixMilli()); err != nil {
+			return fmt.Errorf("promote due retries: %w", err)
+		}
+		rows, err := tx.Query(claimSQL, now.Add(q.lease).UnixMilli(), queue, n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j := Job{Queue: queue}
+			var received int64
+			if err := rows.Scan(&j.ID, &j.ProcessingID, &j.Payload, &j.Attempt, &j.MaxAttempts, &received); err != nil {
+				return err
+			}
+			j.ReceivedAt = time.UnixMilli(received)
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", queue, err)
+	}
+	return jobs, nil
+}
+
+const nextDueSQL = `SELECT min(run_at) FROM queue_jobs WHERE queue = ? AND state = 'delayed'`
+
+// NextRetry returns when the earliest delayed job of a queue becomes due.
+func (q *Queue) NextRetry(ctx context.Context, queue string) (time.Time, bool, error) {
+	var ms sql.NullInt64
+	if err := q.db.R.QueryRowContext(ctx, nextDueSQL, queue).Scan(&ms); err != nil {
+		return time.Time{}, false, fmt.Errorf("next retry of %s: %w", queue, err)
+	}
+	return time.UnixMilli(ms.Int64), ms.Valid, nil
+}
+
+const completeSQL = `
+UPDATE queue_jobs
+SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, last_error = NULL
+WHERE id = ? AND state = 'active' AND attempts = ?`
+
+const countCompletedSQL = `UPDATE queue_stats SET completed = completed + 1 WHERE queue = ?`
+const countFailedSQL = `UPDATE queue_stats SET failed = failed + 1 WHERE queue = ?`
+
+// Complete records a job's success. It reports false when the claim was no
+// longer current (the lease expired and the job was handed out again).
+func (q *Queue) Complete(ctx context.Context, j Job, result []byte) (bool, error) {
+	return q.finish(ctx, j, false, func(tx *sql.Tx) (sql.Result, error) {
+		res, err := tx.Exec(completeSQL, string(result), q.now().UnixMilli(), j.ID, j.Attempt)
+		if err == nil && rowsAffected(res) == 1 {
+			_, err = tx.Exec(countCompletedSQL, j.Queue)
+		}
+		return res, err
+	})
+}
+
+const failSQL = `
+UPDATE queue_jobs
+SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL
+WHERE id = ? AND state = 'active' AND attempts = ?`
+
+const retrySQL = `
+UPDATE queue_jobs
+SET state = 'delayed', last_error = ?, run_at = ?, lease_until = NULL
+WHERE id = ? AND state = 'active' AND attempts = ?`
+
+// Fail records a failed attempt. A permanent error, or the last allowed
+// attempt, fails the job for good; otherwise it is retried after an
+// exponential backoff (Backoff, 2×Backoff, 4×Backoff…).
+func (q *Queue) Fail(ctx context.Context, j Job, cause error, permanent bool) (bool, error) {
+	msg := cause.Error()
+	now := q.now()
+	if permanent || j.Attempt >= j.MaxAttempts {
+		return q.finish(ctx, j, false, func(tx *sql.Tx) (sql.Result, error) {
+			res, err := tx.Exec(failSQL, msg, now.UnixMilli(), j.ID, j.Attempt)
+			if err == nil && rowsAffected(res) == 1 {
+				_, err = tx.Exec(countFailedSQL, j.Queue)
+			}
+			return res, err
+		})
+	}
+	runAt := now.Add(q.retryDelay(j.Attempt)).UnixMilli()
+	return q.finish(ctx, j, false, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.Exec(retrySQL, msg, runAt, j.ID, j.Attempt)
+	})
+}
+
+func (q *Queue) retryDelay(attempt int) time.Duration {
+	d := q.backoff
+	for i := 1; i < attempt && d < q.maxDelay; i++ {
+		d *= 2
+	}
+	return min(d, q.maxDelay)
+}
+
+const releaseSQL = `
+UPDATE queue_jobs
+SET state = 'waiting', attempts = attempts - 1, lease_until = NULL
+WHERE id = ? AND state = 'active' AND attempts = ?`
+
+// Release gives an unfinished job back without spending its attempt:
+// used at shutdown for jobs interrupted by the deadline.
+func (q *Queue) Release(ctx context.Context, j Job) (bool, error) {
+	return q.finish(ctx, j, true, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.Exec(releaseSQL, j.ID, j.Attempt)
+	})
+}
+
+// finish applies an ack guarded by the claim's attempt number. wake is
+// set when the ack makes the job claimable again.
+func (q *Queue) finish(ctx context.Context, j Job, wake bool, fn func(tx *sql.Tx) (sql.Result, error)) (bool, error) {
+	var current bool
+	woken := ""
+	if wake {
+		woken = j.Queue
+	}
+	err := q.write(ctx, woken, func(tx *sql.Tx) error {
+		res, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		current = rowsAffected(res) == 1
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("ack %s: %w", j.ProcessingID, err)
+	}
+	return current, nil
+}
+
+func rowsAffected(res sql.Result) int64 {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// Expired leases: back to waiting, or failed when no attempt is left.
+const reapSQL = `
+UPDATE queue_jobs
+SET state       = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'waiting' END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN ?1 END,
+    last_error  = 'lease expired: the worker did not finish within the lease',
+    lease_until = NULL
+WHERE state = 'active' AND lease_until < ?1
+RETURNING queue, state`
+
+// ReapExpired takes back every job whose lease has run out, so a job held
+// by a stuck worker runs again. It returns how many jobs it took back.
+func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
+	n := 0
+	err := q.write(ctx, "", func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.Query(reapSQL, q.now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		var failed []string
+		for rows.Next() {
+			var queue, state string
+			if err := rows.Scan(&queue, &state); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			if state == StateFailed {
+				failed = append(failed, queue)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, queue := range failed {
+			if _, err := tx.Exec(countFailedSQL, queue); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reap expired leases: %w", err)
+	}
+	if n > 0 {
+		for _, name := range QueueNames {
+			q.wake(name)
+		}
+	}
+	return n, nil
+}
+
+const recoverSQL = `UPDATE queue_jobs SET state = 'waiting', lease_until = NULL WHERE state = 'active'`
+
+// RecoverAbandoned returns to waiting every job a previous process left
+// active. Call it at start, before any worker claims.
+func (q *Queue) RecoverAbandoned(ctx context.Context) (int, error) {
+	var n int64
+	err := q.write(ctx, "", func(tx *sql.Tx) error {
+		res, err := tx.Exec(recoverSQL)
+		if err != nil {
+			return err
+		}
+		n = rowsAffected(res)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover abandoned jobs: %w", err)
+	}
+	return int(n), nil
+}
+
+// Completed rows are deleted a batch at a time so that pruning a large
+// backlog never holds the writer for long.
+const pruneSQL = `
+DELETE FROM queue_jobs WHERE id IN (
+  SELECT id FROM queue_jobs WHERE state = 'completed' AND finished_at < ? LIMIT 1000)`
+
+// PruneCompleted deletes completed jobs finished before cutoff. The
+// cumulative counts live in queue_stats and are not affected.
+func (q *Queue) PruneCompleted(ctx context.Context, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := q.write(ctx, "", func(tx *sql.Tx) error {
+			res, err := tx.Exec(pruneSQL, cutoff.UnixMilli())
+			if err != nil {
+				return err
+			}
+			n = rowsAffected(res)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune completed jobs: %w", err)
+		}
+		total += int(n)
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// QueueCounts is one queue's line in the health report.
+type QueueCounts struct {
+	Waiting   int64 `json:"waiting"`
+	Active    int64 `json:"active"`
+	Delayed   int64 `json:"delayed"`
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+}
+
+const countStateSQL = `SELECT count(*) FROM queue_jobs WHERE queue = ? AND state = ?`
+const statsSQL = `SELECT queue, completed, failed FROM queue_stats`
+
+// Counts reports every queue's live and cumulative counts, read in one
+// snapshot.
+func (q *Queue) Counts(ctx context.Context) (map[string]QueueCounts, error) {
+	tx, err := q.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer tx.Rollback()
+	out := make(map[string]QueueCounts, len(QueueNames))
+	for _, name := range QueueNames {
+		var c QueueCounts
+		for _, s := range []struct {
+			state string
+			dst   *int64
+		}{{StateWaiting, &c.Waiting}, {StateActive, &c.Active}, {StateDelayed, &c.Delayed}} {
+			if err := tx.QueryRowContext(ctx, countStateSQL, name, s.state).Scan(s.dst); err != nil {
+				return nil, fmt.Errorf("count %s %s jobs: %w", name, s.state, err)
+			}
+		}
+		out[name] = c
+	}
+	rows, err := tx.QueryContext(ctx, statsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("read queue stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var completed, failed int64
+		if err := rows.Scan(&name, &completed, &failed); err != nil {
+			return nil, fmt.Errorf("read queue stats: %w", err)
+		}
+		if c, ok := out[name]; ok {
+			c.Completed, c.Failed = completed, failed
+			out[name] = c
+		}
+	}
+	return out, rows.Err()
+}
+
+// JobStatus is what GET /api/processing/:id reports.
+type JobStatus struct {
+	ProcessingID string          `json:"processingId"`
+	Queue        string          `json:"queue"`
+	State        string          `json:"state"`
+	Attempts     int             `json:"attempts"`
+	LastError    *string         `json:"lastError"`
+	Result       json.RawMessage `json:"result"`
+}
+
+const statusSQL = `
+SELECT queue, state, attempts, last_error, result FROM queue_jobs WHERE processing_id = ?`
+
+// ErrNotFound means no job has that processingId (or it was pruned).
+var ErrNotFound = errors.New("not found")
+
+// Status looks a job up by its processingId.
+func (q *Queue) Status(ctx context.Context, processingID string) (JobStatus, error) {
+	s := JobStatus{ProcessingID: processingID}
+	var lastErr, result sql.NullString
+	err := q.db.R.QueryRowContext(ctx, statusSQL, processingID).Scan(&s.Queue, &s.State, &s.Attempts, &lastErr, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, ErrNotFound
+	}
+	if err != nil {
+		return s, fmt.Errorf("job status %s: %w", processingID, err)
+	}
+	if lastErr.Valid {
+		s.LastError = &lastErr.String
+	}
+	if result.Valid {
+		s.Result = json.RawMessage(result.String)
+	}
+	return s, nil
+}

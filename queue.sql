@@ -1,0 +1,34 @@
+-- The durable queue (SPEC §4). Applied at every start; every statement is
+-- idempotent. Times are Unix milliseconds.
+
+CREATE TABLE IF NOT EXISTS queue_jobs (
+  id            INTEGER PRIMARY KEY,
+  processing_id TEXT    NOT NULL UNIQUE,
+  queue         TEXT    NOT NULL,
+  state         TEXT    NOT NULL DEFAULT 'waiting'
+                CHECK (state IN ('waiting', 'active', 'delayed', 'completed', 'failed')),
+  payload       BLOB    NOT NULL,
+  attempts      INTEGER NOT NULL DEFAULT 0,   -- claims so far; the current attempt while active
+  max_attempts  INTEGER NOT NULL,
+  run_at        INTEGER NOT NULL,             -- waiting: enqueue time; delayed: when to retry
+  lease_until   INTEGER,                      -- active only
+  received_at   INTEGER NOT NULL,
+  finished_at   INTEGER,
+  last_error    TEXT,
+  result        TEXT
+);
+
+-- Claims read (queue, 'waiting') in run_at order; retries read (queue, 'delayed') by run_at.
+CREATE INDEX IF NOT EXISTS queue_jobs_claim ON queue_jobs (queue, state, run_at, id);
+-- The reaper looks only at active jobs, pruning only at completed ones.
+CREATE INDEX IF NOT EXISTS queue_jobs_lease ON queue_jobs (lease_until) WHERE state = 'active';
+CREATE INDEX IF NOT EXISTS queue_jobs_finished ON queue_jobs (finished_at) WHERE state = 'completed';
+
+-- Cumulative outcomes, updated in the same transaction as the job's final
+-- state, so pruning completed rows never changes what health reports.
+CREATE TABLE IF NOT EXISTS queue_stats (
+  queue     TEXT PRIMARY KEY,
+  completed INTEGER NOT NULL DEFAULT 0,
+  failed    INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO queue_stats (queue) VALUES ('job-analysis'), ('post-moderation'), ('activity-scoring');

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Store is where results go. Workers talk only to this interface; the
+// embedded SQLite store below and the Postgres store implement it. Every
+// method is idempotent: running the same job twice leaves the same rows.
+type Store interface {
+	// FindCandidates returns every candidate having at least one skill
+	// whose lowercase spelling is in spellings (see SkillSpellings).
+	FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error)
+	// SaveJobAnalysis replaces the job's matches with a.Matches and marks
+	// the job analysed, in one transaction.
+	SaveJobAnalysis(ctx context.Context, a JobAnalysis) error
+	// SaveModeration writes a post's moderation outcome.
+	SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error
+	// RecordActivity logs an action under its processingId and adds its
+	// points; it reports false, changing nothing, when that processingId
+	// was already recorded.
+	RecordActivity(ctx context.Context, a ActivityRecord) (bool, error)
+}
+
+// Candidate is a candidate as the matcher needs it.
+type Candidate struct {
+	ID       string
+	Skills   []string
+	Level    string
+	Location string
+}
+
+// Match is one scored candidate for a job.
+type Match struct {
+	CandidateID string   `json:"candidate"`
+	Score       int      `json:"score"`
+	Skills      []string `json:"skills"`
+}
+
+// JobAnalysis is the outcome of analysing one job offer.
+type JobAnalysis struct {
+	Job     JobTask
+	Skills  []string // the whole canonical required set
+	Matches []Match  // only those at or above MIN_MATCH_SCORE
+	At      time.Time
+}
+
+// ModerationOutcome is what moderation writes on a post.
+type ModerationOutcome struct {
+	Status string
+	Reason string // reasons joined by "; ", empty when approved
+	At     time.Time
+}
+
+// ActivityRecord is one scored action.
+type ActivityRecord struct {
+	ProcessingID string
+	UserID       string
+	Action       string
+	TargetType   string
+	TargetID     string
+	Points       int
+	At           time.Time
+}
+
+//go:embed store.sql
+var storeSchema string
+
+// SQLiteStore is the embedded results store: the SPEC §6 tables in
+// hookd.db, beside the queue. Rows for jobs, posts and users are created
+// from the payload when absent, since no app writes them first.
+type SQLiteStore struct {
+	db *DB
+}
+
+// OpenSQLiteStore applies the embedded schema.
+func OpenSQLiteStore(db *DB) (*SQLiteStore, error) {
+	if _, err := db.W.Exec(storeSchema); err != nil {
+		return nil, fmt.Errorf("apply store schema: %w", err)
+	}
+	return &SQLiteStore{db: db}, nil
+}
+
+const findCandidatesSQL = `
+SELECT c.id, c.skills, coalesce(c.experience_level, ''), coalesce(c.location, '')
+FROM candidates c
+WHERE c.id IN (
+  SELECT cs.candidate_id FROM candidate_skills cs
+  WHERE cs.skill IN (SELECT value FROM json_each(?)))`
+
+// FindCandidates looks candidates up through the candidate_skills index.
+func (s *SQLiteStore) FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error) {
+	rows, err := s.db.R.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
+	if err != nil {
+		return nil, fmt.Errorf("find candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []Candidate
+	for rows.Next() {
+		var c Candidate
+		var skills string
+		if err := rows.Scan(&c.ID, &skills, &c.Level, &c.Location); err != nil {
+			return nil, fmt.Errorf("find candidates: %w", err)
+		}
+		if err := json.Unmarshal([]byte(skills), &c.Skills); err != nil {
+			return nil, fmt.Errorf("candidate %s: skills are not a JSON array of strings: %w", c.ID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find candidates: %w", err)
+	}
+	return out, nil
+}
+
+const insertJobSQLite = `
+INSERT INTO jobs (id, company_id, title, description, location, required_skills, experience_level, created_at)
+VALUES (?, nullif(?, ''), ?, nullif(?, ''), nullif(?, ''), ?, nullif(?, ''), ?)
+ON CONFLICT (id) DO NOTHING`
+
+// Matches arrive as one JSON array: one statement upserts them all.
+const upsertMatchesSQLite = `
+INSERT INTO job_matches (id, job_id, candidate_id, match_score, matched_skills, created_at)
+SELECT m.value ->> 'id', ?1, m.value ->> 'candidate', m.value ->> 'score', m.value -> 'skills', ?2
+FROM json_each(?3) AS m WHERE true
+ON CONFLICT (job_id, candidate_id) DO UPDATE
+SET match_score = excluded.match_score, matched_skills = excluded.matched_skills`
+
+const deleteStaleMatchesSQLite = `
+DELETE FROM job_matches
+WHERE job_id = ?1 AND candidate_id NOT IN (SELECT m.value ->> 'candidate' FROM json_each(?2) AS m)`
+
+const markJobAnalyzedSQLite = `
+UPDATE jobs
+SET analysis_completed = 1, candidates_count = ?, analyzed_at = ?, extracted_skills = ?
+WHERE id = ?`
+
+// SaveJobAnalysis upserts the matches, deletes the stale ones and marks
+// the job analysed, all in one transaction.
+func (s *SQLiteStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error {
+	at := timeText(a.At)
+	type row struct {
+		ID string `json:"id"`
+		Match
+	}
+	rows := make([]row, len(a.Matches))
+	for i, m := range a.Matches {
+		rows[i] = row{newUUID(), m}
+	}
+	matches := jsonText(rows)
+	j := a.Job
+	return s.inTx(ctx, "save job analysis "+j.JobID, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insertJobSQLite, j.JobID, j.CompanyID, j.Title, j.Description,
+			j.Location, jsonText(j.RequiredSkills), j.ExperienceLevel, at); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, upsertMatchesSQLite, j.JobID, at, matches); err != nil {
+			return fmt.Errorf("upsert matches: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, deleteStaleMatchesSQLite, j.JobID, matches); err != nil {
+			return fmt.Errorf("delete stale matches: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, markJobAnalyzedSQLite, len(a.Matches), at, jsonText(a.Skills), j.JobID)
+		return err
+	})
+}
+
+const ensureUserSQLite = `INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`
+
+const insertPostSQLite = `
+INSERT INTO posts (id, user_id, content, images, links, created_at)
+VALUES (?, nullif(?, ''), ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING`
+
+const moderatePostSQLite = `
+UPDATE posts
+SET is_flagged = ?, flag_reason = nullif(?, ''), moderation_status = ?, moderated_at = ?
+WHERE id = ?`
+
+// SaveModeration creates the post (and its author) when absent and writes
+// the outcome.
+func (s *SQLiteStore) SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error {
+	at := timeText(m.At)
+	flagged := m.Status != StatusApproved
+	return s.inTx(ctx, "save moderation "+p.PostID, func(tx *sql.Tx) error {
+		if p.UserID != "" {
+			if _, err := tx.ExecContext(ctx, ensureUserSQLite, p.UserID, at); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, insertPostSQLite, p.PostID, p.UserID, p.Content,
+			jsonText(p.Images), jsonText(p.Links), at); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, moderatePostSQLite, flagged, m.Reason, m.Status, at, p.PostID)
+		return err
+	})
+}
+
+const insertActivitySQLite = `
+INSERT INTO activity_logs (id, user_id, action, target_type, target_id, points_earned, processing_id, created_at)
+VALUES (?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?)
+ON CONFLICT (processing_id) DO NOTHING`
+
+// Timestamps are fixed-width UTC text, so max() picks the later one.
+const addPointsSQLite = `
+UPDATE users
+SET engagement_score = engagement_score + ?,
+    last_activity_at = max(coalesce(last_activity_at, ''), ?)
+WHERE id = ?`
+
+// RecordActivity inserts the log row and, only when it is new, adds the
+// points — in one transaction, so a re-run can never add them twice.
+func (s *SQLiteStore) RecordActivity(ctx context.Context, a ActivityRecord) (bool, error) {
+	at := timeText(a.At)
+	inserted := false
+	err := s.inTx(ctx, "record activity "+a.ProcessingID, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, ensureUserSQLite, a.UserID, at); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
+			a.TargetID, a.Points, a.ProcessingID, at)
+		if err != nil {
+			return err
+		}
+		if inserted = rowsAffected(res) == 1; !inserted {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, addPointsSQLite, a.Points, at, a.UserID)
+		return err
+	})
+	return inserted, err
+}
+
+func (s *SQLiteStore) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", what, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", what, err)
+	}
+	return nil
+}
+
+// timeText is the embedded store's timestamp format: RFC 3339, UTC,
+// milliseconds, fixed width.
+func timeText(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// jsonText encodes a value as JSON text for a SQLite column; nil slices
+// become [] rather than null.
+func jsonText[T any](v []T) string {
+	if v == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(v) // strings and plain structs always marshal
+	return string(b)
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
