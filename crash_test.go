@@ -57,7 +57,9 @@ type process struct {
 	err  error         // its exit status, once done is closed
 }
 
-func startProcess(t *testing.T, dataDir string) *process {
+// startProcess starts the binary on dataDir; extraEnv entries override the
+// defaults.
+func startProcess(t *testing.T, dataDir string, extraEnv ...string) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,6 +75,7 @@ func startProcess(t *testing.T, dataDir string) *process {
 		"JOB_BACKOFF_MS=20",
 		"DATABASE_URL=",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	p := &process{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), logs: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &lockedWriter{w: p.logs}

@@ -31,6 +31,9 @@ type Server struct {
 	// storeProblem says why the results store is unreachable, "" when it
 	// answers; health reports it as "degraded".
 	storeProblem func() string
+	// requireUUIDs is set in Postgres mode, where jobId, postId and userId
+	// are the app's uuid keys.
+	requireUUIDs bool
 }
 
 // NewServer builds the HTTP side over a queue.
@@ -71,7 +74,10 @@ type accepted struct {
 	queue string
 	task  any
 	reply acceptReply
+	ids   []namedID // the ids that are the app's keys
 }
+
+type namedID struct{ field, value string }
 
 // acceptReply is the 200 answer to a webhook (SPEC §3).
 type acceptReply struct {
@@ -113,6 +119,9 @@ func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 		}
 		received := s.now()
 		a, err := accept(buf.Bytes(), received)
+		if err == nil && s.requireUUIDs {
+			err = checkUUIDs(a.ids)
+		}
 		if err != nil {
 			writeRequestError(w, err)
 			return
@@ -142,7 +151,7 @@ func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
 		JobID:        t.JobID,
 		Message:      "Job analysis queued",
 		ProcessingID: newProcessingID("job", t.JobID, received),
-	}}, nil
+	}, []namedID{{"jobId", t.JobID}}}, nil
 }
 
 func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
@@ -154,7 +163,7 @@ func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
 		PostID:       t.PostID,
 		Message:      "Post moderation queued",
 		ProcessingID: newProcessingID("post", t.PostID, received),
-	}}, nil
+	}, []namedID{{"postId", t.PostID}, {"userId", t.UserID}}}, nil
 }
 
 func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, error) {
@@ -167,7 +176,7 @@ func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, erro
 		Action:       t.Action,
 		Message:      "Activity scored",
 		ProcessingID: newProcessingID("activity", t.UserID, received),
-	}}, nil
+	}, []namedID{{"userId", t.UserID}}}, nil
 }
 
 // newProcessingID keeps the guide's <kind>-<id>-<unix ms> and adds a random

@@ -36,6 +36,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(ctx, getenv("DATABASE_URL"), stderr)
+	}
 	fs := flag.NewFlagSet("hookd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	demo := fs.Bool("demo", false, "load ~2,000 synthetic candidates into an empty embedded store (or DEMO_DATA=1)")
@@ -62,6 +65,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return app.Serve(ctx, ln)
 }
 
+// runMigrate is `hookd migrate`: it applies hookd's columns and tables to
+// the database of DATABASE_URL, then checks the schema is complete.
+func runMigrate(ctx context.Context, url string, out io.Writer) error {
+	if url == "" {
+		return errors.New("hookd migrate: DATABASE_URL is not set: set it to the Postgres database to migrate")
+	}
+	pg, err := OpenPostgres(url, 2)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := pg.Migrate(ctx); err != nil {
+		return fmt.Errorf("%w (the app's tables users, candidates, jobs and posts must exist first)", err)
+	}
+	if err := pg.CheckSchema(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "hookd migrate: the schema is up to date")
+	return nil
+}
+
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -82,21 +108,24 @@ type App struct {
 	db     *DB
 	queue  *Queue
 	store  Store
+	pg     *PostgresStore // nil in embedded mode
+	gate   *StoreGate
 	server *Server
+	life   context.Context // ends at Close; bounds the gate's probing
+	end    context.CancelFunc
 }
 
-// OpenApp opens DATA_DIR/hookd.db, applies the schemas, returns jobs left
-// active by a previous process to waiting and, with --demo, loads the
-// demo candidates.
+// OpenApp opens DATA_DIR/hookd.db, applies the queue schema, opens the
+// results store (embedded, or Postgres with DATABASE_URL), returns jobs
+// left active by a previous process to waiting and, with --demo, loads
+// the demo candidates.
 func OpenApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if cfg.DatabaseURL != "" {
-		return nil, errors.New("DATABASE_URL is set, but this build has only the embedded store: unset DATABASE_URL to keep results in DATA_DIR/hookd.db")
-	}
 	db, err := OpenDB(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	app := &App{cfg: cfg, log: log, db: db}
+	app.life, app.end = context.WithCancel(context.Background())
 	if err := app.open(ctx); err != nil {
 		app.Close()
 		return nil, err
@@ -110,11 +139,14 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	a.queue = q
-	store, err := OpenSQLiteStore(a.db)
+	if a.cfg.DatabaseURL != "" {
+		err = a.openPostgres(ctx)
+	} else {
+		err = a.openEmbedded()
+	}
 	if err != nil {
 		return err
 	}
-	a.store = store
 	if a.cfg.Demo {
 		n, err := LoadDemoData(ctx, a.db)
 		if err != nil {
@@ -129,7 +161,45 @@ func (a *App) open(ctx context.Context) error {
 	if n > 0 {
 		a.log.Warn("jobs left active by a previous process returned to waiting", "jobs", n)
 	}
-	a.server = NewServer(q, a.cfg.Secret, a.cfg.MaxBodyBytes, a.log, func() string { return "" })
+	a.server = NewServer(q, a.cfg.Secret, a.cfg.MaxBodyBytes, a.log, a.gate.Problem)
+	a.server.requireUUIDs = a.pg != nil
+	return nil
+}
+
+func (a *App) openEmbedded() error {
+	store, err := OpenSQLiteStore(a.db)
+	if err != nil {
+		return err
+	}
+	a.store = store
+	a.gate = NewStoreGate(a.life, func(context.Context) error { return nil }, a.log)
+	return nil
+}
+
+// openPostgres checks the database at start. A missing column stops
+// hookd; an unreachable database does not: webhooks are accepted and
+// queued, health says degraded, and the workers wait for it.
+func (a *App) openPostgres(ctx context.Context) error {
+	if a.cfg.Demo {
+		return errors.New("--demo loads candidates into the embedded store; it cannot be used with DATABASE_URL")
+	}
+	size := a.cfg.JobConcurrency + a.cfg.PostConcurrency + a.cfg.ActivityConcurrency + 2
+	pg, err := OpenPostgres(a.cfg.DatabaseURL, size)
+	if err != nil {
+		return err
+	}
+	a.pg, a.store = pg, pg
+	a.gate = NewStoreGate(a.life, pg.Ping, a.log)
+	check, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	switch err := pg.CheckSchema(check); {
+	case err == nil:
+	case IsUnavailable(err):
+		a.log.Warn("database unreachable at start: webhooks are accepted and queued until it answers", "err", err)
+		a.gate.Trip(err)
+	default:
+		return err
+	}
 	return nil
 }
 
@@ -162,6 +232,7 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 			Size:    sizes[name],
 			Handle:  handlers[name],
 			Timeout: a.cfg.Lease * 3 / 4,
+			Gate:    a.gate,
 			Log:     a.log,
 		})
 	}
@@ -189,7 +260,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	a.log.Info("hookd listening", "addr", ln.Addr().String(), "store", "embedded", "db", a.db.Path)
+	a.log.Info("hookd listening", "addr", ln.Addr().String(), "store", a.storeName(), "queue", a.db.Path)
 
 	var err error
 	select {
@@ -218,10 +289,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close stops the queue writer and closes the SQLite file.
+func (a *App) storeName() string {
+	if a.pg != nil {
+		return "postgres"
+	}
+	return "embedded"
+}
+
+// Close stops the queue writer, closes the results store and the SQLite
+// file.
 func (a *App) Close() error {
+	a.end()
 	if a.queue != nil {
 		a.queue.Close()
+	}
+	if a.pg != nil {
+		a.pg.Close()
 	}
 	return a.db.Close()
 }

@@ -247,6 +247,36 @@ func checkID(field, id string, required bool) error {
 	return nil
 }
 
+// checkUUIDs enforces Postgres mode's rule: the app's keys are UUIDs.
+// Empty optional ids were already accepted by checkID.
+func checkUUIDs(ids []namedID) error {
+	for _, id := range ids {
+		if id.value != "" && !isUUID(id.value) {
+			return badRequest("%s: must be a UUID (the results store is Postgres)", id.field)
+		}
+	}
+	return nil
+}
+
+// isUUID accepts the canonical 8-4-4-4-12 hexadecimal form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}
+
 func isIDByte(c byte) bool {
 	switch {
 	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':

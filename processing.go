@@ -68,8 +68,9 @@ func (p *Processor) AnalyzeJob(ctx context.Context, j Job) (any, error) {
 // best first.
 func (p *Processor) scoreCandidates(job JobProfile, candidates []Candidate) []Match {
 	var matches []Match
+	m := NewMatcher(job)
 	for _, c := range candidates {
-		score, shared := MatchScore(job, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location})
+		score, shared := m.Score(CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location})
 		if len(shared) > 0 && score >= p.MinMatchScore {
 			matches = append(matches, Match{CandidateID: c.ID, Score: score, Skills: shared})
 		}

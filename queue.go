@@ -364,14 +364,15 @@ func (q *Queue) retryDelay(attempt int) time.Duration {
 
 const releaseSQL = `
 UPDATE queue_jobs
-SET state = 'waiting', attempts = attempts - 1, lease_until = NULL
+SET state = 'waiting', attempts = attempts - 1, lease_until = NULL, last_error = ?
 WHERE id = ? AND state = 'active' AND attempts = ?`
 
-// Release gives an unfinished job back without spending its attempt:
-// used at shutdown for jobs interrupted by the deadline.
-func (q *Queue) Release(ctx context.Context, j Job) (bool, error) {
+// Release gives an unfinished job back without spending its attempt: for
+// jobs interrupted by the shutdown deadline, and for jobs that could not
+// reach the results store. why is kept as the job's last error.
+func (q *Queue) Release(ctx context.Context, j Job, why string) (bool, error) {
 	return q.finish(ctx, j, true, func(tx *sql.Tx) (sql.Result, error) {
-		return tx.Exec(releaseSQL, j.ID, j.Attempt)
+		return tx.Exec(releaseSQL, why, j.ID, j.Attempt)
 	})
 }
 

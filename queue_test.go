@@ -238,7 +238,7 @@ func TestReleaseKeepsTheAttempt(t *testing.T) {
 	_, q := openTestQueue(t, testQueueOptions)
 	mustEnqueue(t, q, QueuePosts, "p-1")
 	j := mustClaimOne(t, q, QueuePosts)
-	if ok, err := q.Release(context.Background(), j); !ok || err != nil {
+	if ok, err := q.Release(context.Background(), j, "shutdown"); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if s := mustStatus(t, q, "p-1"); s.State != StateWaiting || s.Attempts != 0 {
@@ -297,7 +297,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 		}
 		return proc.ScoreActivity(ctx, j)
 	}
-	pool := &Pool{Queue: app.queue, Name: QueueActivity, Size: 2, Handle: handler, Timeout: time.Second, Log: testLogger()}
+	pool := &Pool{Queue: app.queue, Name: QueueActivity, Size: 2, Handle: handler, Timeout: time.Second, Gate: app.gate, Log: testLogger()}
 	stop, cancel := context.WithCancel(context.Background())
 	poolDone := make(chan error, 1)
 	go func() { poolDone <- pool.Run(stop, context.Background()) }()

@@ -635,30 +635,86 @@ var remoteLocations = map[string]bool{
 //     candidate's city (the first comma-separated part, ignoring case and
 //     accents), 5 if only the candidate is remote, otherwise 0.
 func MatchScore(job JobProfile, c CandidateProfile) (int, []string) {
-	jobSkills := CanonicalSkills(job.Skills) // a no-op for well-formed profiles
-	shared := sharedSkills(jobSkills, c.Skills)
-	if len(shared) == 0 {
-		return 0, nil
-	}
-	// Work in units of 1/len(jobSkills) point so that rounding is exact.
-	n := len(jobSkills)
-	total := maxSkillPoints*len(shared) + n*(levelPoints(job.Level, c.Level)+locationPoints(job.Location, c.Location))
-	return roundHalfUp(total, n), shared
+	return NewMatcher(job).Score(c)
 }
 
-// sharedSkills returns the job skills found among the candidate's raw skills.
-func sharedSkills(jobSkills, candidate []string) []string {
-	has := make(map[string]bool, len(candidate))
-	for _, s := range candidate {
-		has[strings.ToLower(CanonicalSkill(s))] = true
+// Matcher is MatchScore for many candidates of one job. It remembers the
+// reading of every distinct skill spelling, level and location it meets:
+// candidates repeat the same few, so scoring tens of thousands of them
+// costs little more than a few map lookups each. A Matcher is not safe for
+// concurrent use.
+type Matcher struct {
+	job       JobProfile
+	skills    []string       // the job's skills, canonical and sorted
+	skillAt   map[string]int // raw spelling → index in skills, -1 if not a job skill
+	levels    map[string]int // raw level → level points
+	locations map[string]int // raw location → location points
+	has       []bool         // scratch: which job skills the candidate has
+}
+
+// NewMatcher prepares to score candidates against job.
+func NewMatcher(job JobProfile) *Matcher {
+	skills := CanonicalSkills(job.Skills) // a no-op for well-formed profiles
+	return &Matcher{
+		job:       job,
+		skills:    skills,
+		skillAt:   make(map[string]int),
+		levels:    make(map[string]int),
+		locations: make(map[string]int),
+		has:       make([]bool, len(skills)),
 	}
-	var shared []string
-	for _, s := range jobSkills {
-		if has[strings.ToLower(s)] {
-			shared = append(shared, s)
+}
+
+// Score is MatchScore(job, c) for the Matcher's job.
+func (m *Matcher) Score(c CandidateProfile) (int, []string) {
+	clear(m.has)
+	shared := 0
+	for _, raw := range c.Skills {
+		if i := m.skillIndex(raw); i >= 0 && !m.has[i] {
+			m.has[i] = true
+			shared++
 		}
 	}
-	return shared
+	if shared == 0 {
+		return 0, nil
+	}
+	names := make([]string, 0, shared)
+	for i, ok := range m.has {
+		if ok {
+			names = append(names, m.skills[i])
+		}
+	}
+	// Work in units of 1/len(skills) point so that rounding is exact.
+	n := len(m.skills)
+	total := maxSkillPoints*shared + n*(m.levelPoints(c.Level)+m.locationPoints(c.Location))
+	return roundHalfUp(total, n), names
+}
+
+func (m *Matcher) skillIndex(raw string) int {
+	if i, ok := m.skillAt[raw]; ok {
+		return i
+	}
+	i := slices.IndexFunc(m.skills, func(s string) bool { return strings.EqualFold(s, CanonicalSkill(raw)) })
+	m.skillAt[raw] = i
+	return i
+}
+
+func (m *Matcher) levelPoints(raw string) int {
+	p, ok := m.levels[raw]
+	if !ok {
+		p = levelPoints(m.job.Level, raw)
+		m.levels[raw] = p
+	}
+	return p
+}
+
+func (m *Matcher) locationPoints(raw string) int {
+	p, ok := m.locations[raw]
+	if !ok {
+		p = locationPoints(m.job.Location, raw)
+		m.locations[raw] = p
+	}
+	return p
 }
 
 // levelPoints is the level part of MatchScore.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ type Pool struct {
 	Size    int
 	Handle  HandlerFunc
 	Timeout time.Duration // per job; shorter than the lease
+	Gate    *StoreGate
 	Log     *slog.Logger
 }
 
@@ -34,6 +36,9 @@ func (p *Pool) Run(stop, hard context.Context) error {
 	var running atomic.Int64
 	freed := make(chan struct{}, 1)
 	for stop.Err() == nil {
+		if p.Gate.Wait(stop) != nil {
+			continue
+		}
 		free := p.Size - int(running.Load())
 		if free <= 0 {
 			select {
@@ -104,7 +109,10 @@ func (p *Pool) run(hard context.Context, j Job) {
 		current, ackErr = p.Queue.Complete(ack, j, b)
 	case hard.Err() != nil:
 		log.Warn("job interrupted by shutdown, released to waiting", "err", err)
-		current, ackErr = p.Queue.Release(ack, j)
+		current, ackErr = p.Queue.Release(ack, j, "interrupted by shutdown")
+	case IsUnavailable(err) && p.Gate.Confirm(hard, err):
+		log.Warn("results store unavailable, job released without spending an attempt", "err", err)
+		current, ackErr = p.Queue.Release(ack, j, "results store unavailable: "+err.Error())
 	default:
 		permanent := IsPermanent(err)
 		final := permanent || j.Attempt >= j.MaxAttempts
@@ -128,6 +136,103 @@ func (p *Pool) handle(ctx context.Context, j Job) (result any, err error) {
 		}
 	}()
 	return p.Handle(ctx, j)
+}
+
+// StoreGate holds the worker pools while the results store is down, so
+// queued jobs wait in the queue instead of spending their attempts. When a
+// job reports the store unavailable and a ping confirms it, the gate
+// closes and pings the store with a capped backoff until it answers.
+type StoreGate struct {
+	ping func(context.Context) error
+	life context.Context // bounds the probing
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	open    chan struct{} // closed while the store is up
+	problem string
+}
+
+// NewStoreGate returns an open gate. ping must report an unreachable (or
+// unusable) store as an error; life ends the probing at shutdown.
+func NewStoreGate(life context.Context, ping func(context.Context) error, log *slog.Logger) *StoreGate {
+	g := &StoreGate{ping: ping, life: life, log: log, open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+// Wait returns once the store is up, or with ctx's error.
+func (g *StoreGate) Wait(ctx context.Context) error {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Problem says why the store is down, "" while it is up.
+func (g *StoreGate) Problem() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.problem
+}
+
+// Confirm pings the store after a job reported it unavailable. It closes
+// the gate and returns true when the ping fails too; a store that answers
+// was only slow or flaky for that job, which then retries as usual.
+func (g *StoreGate) Confirm(ctx context.Context, cause error) bool {
+	if g.Problem() != "" {
+		return true
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := g.ping(pctx)
+	cancel()
+	if err == nil {
+		return false
+	}
+	g.Trip(err)
+	return true
+}
+
+// Trip closes the gate for cause and starts probing, unless it is closed
+// already.
+func (g *StoreGate) Trip(cause error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.problem != "" {
+		return
+	}
+	g.problem = "results store unavailable: " + cause.Error()
+	g.open = make(chan struct{})
+	g.log.Warn("results store unavailable: pausing workers, webhooks are still accepted", "err", cause)
+	go g.probe()
+}
+
+func (g *StoreGate) probe() {
+	delay := 250 * time.Millisecond
+	for {
+		sleep(g.life, delay)
+		if g.life.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(g.life, 5*time.Second)
+		err := g.ping(ctx)
+		cancel()
+		g.mu.Lock()
+		if err == nil {
+			g.problem = ""
+			close(g.open)
+			g.mu.Unlock()
+			g.log.Info("results store is back: resuming workers")
+			return
+		}
+		g.problem = "results store unavailable: " + err.Error()
+		g.mu.Unlock()
+		delay = min(2*delay, 10*time.Second)
+	}
 }
 
 // Maintenance takes back expired leases and prunes old completed jobs.

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed postgres.sql
+var postgresMigration string
+
+// PostgresStore writes results to Supabase Postgres (SPEC §6). Rows for
+// jobs, posts and users must exist: the app creates them, hookd only adds
+// its columns and tables. Each method is one round trip or one short
+// transaction, and safe to repeat.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+}
+
+// OpenPostgres builds a pool from DATABASE_URL without connecting: a
+// database that is down at start must not stop hookd from accepting
+// webhooks. poolSize applies when the URL does not set pool_max_conns.
+//
+// Unless the URL says otherwise (default_query_exec_mode), statements are
+// sent with the extended protocol's unnamed statement (QueryExecModeExec):
+// nothing is prepared and cached on a server connection, which is what
+// Supabase's transaction pooler (Supavisor, PgBouncer) requires.
+func OpenPostgres(url string, poolSize int) (*PostgresStore, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", redactURLError(err))
+	}
+	if !strings.Contains(url, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(poolSize)
+	}
+	if !strings.Contains(url, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", redactURLError(err))
+	}
+	return &PostgresStore{pool: pool}, nil
+}
+
+// redactURLError replaces a parse error, whose text can quote the
+// connection string and so the password, by a fixed message.
+func redactURLError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("not a valid Postgres connection string (postgres://user:password@host:5432/db?sslmode=require); its text is not shown because it holds the password")
+	}
+	return err
+}
+
+// Close closes the pool.
+func (s *PostgresStore) Close() { s.pool.Close() }
+
+// Migrate applies hookd's DDL in one transaction. It is idempotent.
+func (s *PostgresStore) Migrate(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, postgresMigration, pgx.QueryExecModeSimpleProtocol)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// requiredColumns is everything hookd reads or writes, by table.
+var requiredColumns = map[string][]string{
+	"users":         {"id", "engagement_score", "last_activity_at"},
+	"candidates":    {"id", "skills", "experience_level", "location"},
+	"jobs":          {"id", "analysis_completed", "candidates_count", "analyzed_at", "extracted_skills"},
+	"posts":         {"id", "is_flagged", "flag_reason", "moderated_at", "moderation_status"},
+	"job_matches":   {"job_id", "candidate_id", "match_score", "matched_skills"},
+	"activity_logs": {"user_id", "action", "target_type", "target_id", "points_earned", "processing_id", "created_at"},
+}
+
+const columnsSQL = `
+SELECT table_name::text, column_name::text FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`
+
+// ErrSchema marks a database that lacks hookd's columns or tables.
+var ErrSchema = errors.New("schema")
+
+// CheckSchema verifies that every table and column hookd needs exists. The
+// error names what is missing and the command that adds it.
+func (s *PostgresStore) CheckSchema(ctx context.Context) error {
+	tables := make([]string, 0, len(requiredColumns))
+	for t := range requiredColumns {
+		tables = append(tables, t)
+	}
+	rows, err := s.pool.Query(ctx, columnsSQL, tables)
+	if err != nil {
+		return classifyPG(fmt.Errorf("check schema: %w", err))
+	}
+	present, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var t, c string
+		err := r.Scan(&t, &c)
+		return t + "." + c, err
+	})
+	if err != nil {
+		return classifyPG(fmt.Errorf("check schema: %w", err))
+	}
+	var missing []string
+	for table, cols := range requiredColumns {
+		for _, c := range cols {
+			if !slices.Contains(present, table+"."+c) {
+				missing = append(missing, table+"."+c)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("%w: the database lacks %s: run `hookd migrate` with the same DATABASE_URL",
+			ErrSchema, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Ping reports whether the database answers and has hookd's schema; the
+// workers' gate calls it while the store is down.
+func (s *PostgresStore) Ping(ctx context.Context) error { return s.CheckSchema(ctx) }
+
+// Array overlap is exact, so the query asks for each spelling in the forms
+// people type it: as the dictionary writes it, lowercase and Capitalised
+// ("Go", "golang", "Golang"). More forms would catch rarer casings at a
+// cost: the overlap test compares every form with every skill of every
+// candidate, and dominates the query's time. Skills come back as one
+// string joined by U+001F: splitting it costs far less than decoding a
+// text[] for each of tens of thousands of rows.
+const findCandidatesPG = `
+SELECT id::text, array_to_string(skills, chr(31)), coalesce(experience_level, ''), coalesce(location, '')
+FROM candidates
+WHERE skills && $1::text[]`
+
+// FindCandidates returns the candidates sharing a spelling with the job,
+// through the GIN index on candidates.skills. Rows are read raw (every
+// column is text): a job can match tens of thousands of candidates, and
+// pgx's per-row Scan machinery then costs more than the query.
+func (s *PostgresStore) FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error) {
+	rows, err := s.pool.Query(ctx, findCandidatesPG, spellingForms(spellings))
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("find candidates: %w", err))
+	}
+	defer rows.Close()
+	var out []Candidate
+	for rows.Next() {
+		v := rows.RawValues()
+		out = append(out, Candidate{
+			ID:       string(v[0]),
+			Skills:   strings.Split(string(v[1]), "\x1f"),
+			Level:    string(v[2]),
+			Location: string(v[3]),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classifyPG(fmt.Errorf("find candidates: %w", err))
+	}
+	return out, nil
+}
+
+// spellingForms expands lowercase spellings into the casings the lookup
+// lists, plus the dictionary's own writing of each skill.
+func spellingForms(spellings []string) []string {
+	out := make([]string, 0, 3*len(spellings))
+	for _, s := range spellings {
+		out = append(out, s, capitalise(s), CanonicalSkill(s))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func capitalise(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		r, size := utf8.DecodeRuneInString(w)
+		words[i] = string(unicode.ToUpper(r)) + w[size:]
+	}
+	return strings.Join(words, " ")
+}
+
+// markJobAnalyzedPG goes first: it locks the job row and proves it exists.
+const markJobAnalyzedPG = `
+UPDATE jobs
+SET analysis_completed = true, candidates_count = $2, analyzed_at = $3, extracted_skills = $4::text[]
+WHERE id = $1::uuid
+RETURNING id`
+
+// All matches in one statement: parallel arrays, one element per match;
+// each row's matched skills travel as one string joined by U+001F.
+const upsertMatchesPG = `
+INSERT INTO job_matches (job_id, candidate_id, match_score, matched_skills)
+SELECT $1::uuid, m.candidate_id, m.score, string_to_array(m.skills, chr(31))
+FROM unnest($2::uuid[], $3::int[], $4::text[]) AS m (candidate_id, score, skills)
+ON CONFLICT (job_id, candidate_id) DO UPDATE
+SET match_score = EXCLUDED.match_score, matched_skills = EXCLUDED.matched_skills
+WHERE (job_matches.match_score, job_matches.matched_skills)
+      IS DISTINCT FROM (EXCLUDED.match_score, EXCLUDED.matched_skills)`
+
+// An anti-join, not "<> ALL(array)": that would compare every stale row
+// with every element of the array.
+const deleteStaleMatchesPG = `
+DELETE FROM job_matches m
+WHERE m.job_id = $1::uuid
+  AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS kept (id) WHERE kept.id = m.candidate_id)`
+
+// SaveJobAnalysis marks the job analysed, upserts its matches and deletes
+// the stale ones in one transaction, sent as one batch.
+func (s *PostgresStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error {
+	ids := make([]string, len(a.Matches))
+	scores := make([]int32, len(a.Matches))
+	skills := make([]string, len(a.Matches))
+	for i, m := range a.Matches {
+		ids[i], scores[i], skills[i] = m.CandidateID, int32(m.Score), strings.Join(m.Skills, "\x1f")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(markJobAnalyzedPG, a.Job.JobID, len(a.Matches), a.At, nonNil(a.Skills))
+		b.Queue(upsertMatchesPG, a.Job.JobID, ids, scores, skills)
+		b.Queue(deleteStaleMatchesPG, a.Job.JobID, ids)
+		br := tx.SendBatch(ctx, b)
+		var id string
+		if err := br.QueryRow().Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+			br.Close()
+			return Permanent(fmt.Errorf("job %s not found in jobs", a.Job.JobID))
+		} else if err != nil {
+			br.Close()
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("upsert matches: %w", err)
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("delete stale matches: %w", err)
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return classifyPG(fmt.Errorf("save job analysis %s: %w", a.Job.JobID, err))
+	}
+	return nil
+}
+
+const moderatePostPG = `
+UPDATE posts
+SET is_flagged = $2, flag_reason = nullif($3, ''), moderation_status = $4, moderated_at = $5
+WHERE id = $1::uuid`
+
+// SaveModeration writes the outcome on the post; a missing post is a
+// permanent failure.
+func (s *PostgresStore) SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error {
+	tag, err := s.pool.Exec(ctx, moderatePostPG, p.PostID, m.Status != StatusApproved, m.Reason, m.Status, m.At)
+	if err != nil {
+		return classifyPG(fmt.Errorf("save moderation %s: %w", p.PostID, err))
+	}
+	if tag.RowsAffected() == 0 {
+		return Permanent(fmt.Errorf("post %s not found in posts", p.PostID))
+	}
+	return nil
+}
+
+// One statement, so one implicit transaction: the log row is inserted
+// unless its processing_id exists, and only a new row adds its points.
+const recordActivityPG = `
+WITH logged AS (
+  INSERT INTO activity_logs (user_id, action, target_type, target_id, points_earned, processing_id, created_at)
+  VALUES ($1::uuid, $2, nullif($3, ''), nullif($4, ''), $5, $6, $7)
+  ON CONFLICT (processing_id) DO NOTHING
+  RETURNING user_id, points_earned, created_at)
+UPDATE users u
+SET engagement_score = u.engagement_score + logged.points_earned,
+    last_activity_at = greatest(u.last_activity_at, logged.created_at)
+FROM logged
+WHERE u.id = logged.user_id`
+
+// RecordActivity logs the action and adds its points once per
+// processingId. A user that does not exist (foreign key) is permanent.
+func (s *PostgresStore) RecordActivity(ctx context.Context, a ActivityRecord) (bool, error) {
+	tag, err := s.pool.Exec(ctx, recordActivityPG, a.UserID, a.Action, a.TargetType, a.TargetID, a.Points, a.ProcessingID, a.At)
+	if err != nil {
+		return false, classifyPG(fmt.Errorf("record activity %s: %w", a.ProcessingID, err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// classifyPG sorts a database error into the classes of errors.go:
+// bad data and constraint violations can never succeed (permanent); a
+// database that cannot be reached, is shutting down or refuses connections
+// is unavailable, and the job waits for it without spending an attempt;
+// anything else is retried as transient.
+func classifyPG(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "22", "23", "42": // data exception, integrity violation, syntax or undefined object
+			return Permanent(err)
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			if pgErr.Code != "57014" { // query_canceled is a plain timeout
+				return Unavailable(err)
+			}
+		}
+		return err
+	}
+	if isConnectionError(err) {
+		return Unavailable(err)
+	}
+	return err
+}
+
+func isConnectionError(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
