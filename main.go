@@ -6,6 +6,8 @@
 // Usage:
 //
 //	SUPABASE_WEBHOOK_SECRET=dev-secret-123 hookd [--demo]
+//	DATABASE_URL=postgres://… hookd migrate
+//	hookd bench [-url http://host:3001 -secret …] [-route mix] [-n 100000] [-c 64] [-drain]
 //
 // Configuration is read from the environment; see README.md.
 package main
@@ -36,8 +38,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "migrate" {
-		return runMigrate(ctx, getenv("DATABASE_URL"), stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "migrate":
+			return runMigrate(ctx, getenv("DATABASE_URL"), stderr)
+		case "bench":
+			return runBench(ctx, args[1:], getenv, os.Stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("hookd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
