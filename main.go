@@ -303,13 +303,9 @@ func (a *App) storeName() string {
 	return "embedded"
 }
 
-// Close stops the queue writer, closes the results store and the SQLite
-// file.
+// Close closes the results store and the SQLite file.
 func (a *App) Close() error {
 	a.end()
-	if a.queue != nil {
-		a.queue.Close()
-	}
 	if a.pg != nil {
 		a.pg.Close()
 	}

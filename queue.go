@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -34,12 +32,6 @@ const (
 //go:embed queue.sql
 var queueSchema string
 
-// ErrQueueClosed is returned by writes submitted after Close.
-var ErrQueueClosed = errors.New("queue is closed")
-
-// maxWriteBatch bounds how many writes one transaction folds together.
-const maxWriteBatch = 1024
-
 // Job is one claimed unit of work. Attempt identifies the claim: acks
 // carry it, so a worker whose lease expired and was re-claimed by someone
 // else cannot complete or fail the job any more.
@@ -53,25 +45,18 @@ type Job struct {
 	ReceivedAt   time.Time
 }
 
-// Queue is a durable job queue in SQLite. All its writes — enqueues,
-// claims, acks — go through one writer goroutine that folds whatever is
-// pending into a single transaction (group commit): one fsync serves many
-// webhooks, and each caller still waits for the commit of its own write.
+// Queue is a durable job queue in hookd.db. Its writes go through the
+// DB's group-commit writer, so enqueues, claims and acks from many
+// goroutines share transactions and fsyncs.
 type Queue struct {
-	db      *DB
-	ops     chan *writeOp
-	closing chan struct{}
-	stopped chan struct{}
-	once    sync.Once
-	ready   map[string]chan struct{}
-	now     func() time.Time
+	db    *DB
+	ready map[string]chan struct{}
+	now   func() time.Time
 
 	attempts int
 	backoff  time.Duration
 	maxDelay time.Duration
 	lease    time.Duration
-
-	lastCommitErr atomic.Pointer[string]
 }
 
 // QueueOptions are the retry and lease settings.
@@ -81,23 +66,13 @@ type QueueOptions struct {
 	Lease    time.Duration // how long a claim lasts before the reaper takes it back
 }
 
-// writeOp is one caller's part of a group commit.
-type writeOp struct {
-	apply  func(tx *sql.Tx) error
-	notify string // queue to wake once committed, if any
-	done   chan error
-}
-
-// OpenQueue applies the queue schema and starts the writer.
+// OpenQueue applies the queue schema.
 func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
 	if _, err := db.W.Exec(queueSchema); err != nil {
 		return nil, fmt.Errorf("apply queue schema: %w", err)
 	}
 	q := &Queue{
 		db:       db,
-		ops:      make(chan *writeOp, maxWriteBatch),
-		closing:  make(chan struct{}),
-		stopped:  make(chan struct{}),
 		ready:    make(map[string]chan struct{}, len(QueueNames)),
 		now:      time.Now,
 		attempts: opt.Attempts,
@@ -108,15 +83,7 @@ func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
 	for _, name := range QueueNames {
 		q.ready[name] = make(chan struct{}, 1)
 	}
-	go q.runWriter()
 	return q, nil
-}
-
-// Close stops the writer after it has committed everything already handed
-// to it. Writes submitted afterwards fail with ErrQueueClosed.
-func (q *Queue) Close() {
-	q.once.Do(func() { close(q.closing) })
-	<-q.stopped
 }
 
 // Ready returns a channel that receives a value after a commit makes a job
@@ -125,107 +92,19 @@ func (q *Queue) Ready(queue string) <-chan struct{} { return q.ready[queue] }
 
 func (q *Queue) wake(queue string) { notify(q.ready[queue]) }
 
-// write hands fn to the writer and waits for the commit that includes it.
-func (q *Queue) write(ctx context.Context, notify string, fn func(tx *sql.Tx) error) error {
-	op := &writeOp{apply: fn, notify: notify, done: make(chan error, 1)}
-	select {
-	case q.ops <- op:
-	case <-q.closing:
-		return ErrQueueClosed
-	case <-ctx.Done():
-		return ctx.Err()
+// write runs fn in the next group commit and, once committed, wakes the
+// workers of the wake queue, if any.
+func (q *Queue) write(ctx context.Context, wake string, fn func(tx *sql.Tx) error) error {
+	err := q.db.Write(ctx, fn)
+	if err == nil && wake != "" {
+		q.wake(wake)
 	}
-	select {
-	case err := <-op.done:
-		return err
-	case <-q.stopped:
-		// The writer answers every op it took before stopping; one left
-		// unanswered was never taken, so it was never committed.
-		select {
-		case err := <-op.done:
-			return err
-		default:
-			return ErrQueueClosed
-		}
-	}
+	return err
 }
 
-func (q *Queue) runWriter() {
-	defer close(q.stopped)
-	batch := make([]*writeOp, 0, maxWriteBatch)
-	for {
-		select {
-		case op := <-q.ops:
-			batch = q.collect(append(batch[:0], op))
-			q.commit(batch)
-		case <-q.closing:
-			for {
-				select {
-				case op := <-q.ops:
-					q.commit([]*writeOp{op})
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// collect adds the writes already waiting, without blocking: whatever
-// arrived while the previous transaction was committing rides this one.
-func (q *Queue) collect(batch []*writeOp) []*writeOp {
-	for len(batch) < maxWriteBatch {
-		select {
-		case op := <-q.ops:
-			batch = append(batch, op)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func (q *Queue) commit(batch []*writeOp) {
-	err := q.runBatch(batch)
-	if err != nil {
-		msg := err.Error()
-		q.lastCommitErr.Store(&msg)
-	} else {
-		q.lastCommitErr.Store(nil)
-	}
-	for _, op := range batch {
-		op.done <- err
-		if err == nil && op.notify != "" {
-			q.wake(op.notify)
-		}
-	}
-}
-
-func (q *Queue) runBatch(batch []*writeOp) error {
-	tx, err := q.db.W.Begin()
-	if err != nil {
-		return fmt.Errorf("begin queue transaction: %w", err)
-	}
-	for _, op := range batch {
-		if err := op.apply(tx); err != nil {
-			tx.Rollback()
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit queue transaction: %w", err)
-	}
-	return nil
-}
-
-// CommitError reports why the last commit failed, or "" when the last
-// commit succeeded. Health turns a non-empty answer into 503.
-func (q *Queue) CommitError() string {
-	if p := q.lastCommitErr.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
+// CommitError says why the last commit to hookd.db failed, "" when it
+// succeeded.
+func (q *Queue) CommitError() string { return q.db.CommitError() }
 
 const insertJobSQL = `
 INSERT INTO queue_jobs (processing_id, queue, payload, max_attempts, run_at, received_at)

@@ -22,10 +22,7 @@ func openTestQueue(t testing.TB, opt QueueOptions) (*DB, *Queue) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		q.Close()
-		db.Close()
-	})
+	t.Cleanup(func() { db.Close() })
 	return db, q
 }
 
@@ -212,7 +209,6 @@ func TestRecoverAbandonedAtStart(t *testing.T) {
 	q, _ := OpenQueue(db, testQueueOptions)
 	mustEnqueue(t, q, QueuePosts, "p-1")
 	mustClaimOne(t, q, QueuePosts)
-	q.Close()
 	db.Close()
 
 	db, err := OpenDB(dir)
@@ -224,7 +220,6 @@ func TestRecoverAbandonedAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Close()
 	if n, err := q.RecoverAbandoned(context.Background()); n != 1 || err != nil {
 		t.Fatalf("recovered %d, %v", n, err)
 	}

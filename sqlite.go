@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
@@ -14,9 +17,13 @@ import (
 // DB is the one SQLite file, hookd.db, that holds the queue and, in
 // embedded mode, the results. It is opened twice:
 //
-//   - W has exactly one connection. Every write in the process goes through
-//     it, so writers queue up in Go instead of spinning on SQLite's busy
-//     lock, and BEGIN IMMEDIATE means a transaction never has to upgrade.
+//   - W has exactly one connection, owned by one writer goroutine. Every
+//     write in the process — enqueues, claims, acks, embedded results — is
+//     handed to it with Write, and it folds whatever is pending into a
+//     single transaction (group commit): one fsync serves many callers,
+//     and each caller still waits for the commit of its own write. Writers
+//     queue in Go instead of spinning on SQLite's busy lock, and BEGIN
+//     IMMEDIATE means a transaction never has to upgrade.
 //   - R is a small pool of read-only connections; in WAL mode readers never
 //     block the writer nor wait for it.
 //
@@ -26,6 +33,24 @@ type DB struct {
 	W    *sql.DB
 	R    *sql.DB
 	Path string
+
+	ops     chan *writeOp
+	closing chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	lastErr atomic.Pointer[string]
+}
+
+// ErrClosed is returned by writes submitted after Close.
+var ErrClosed = errors.New("hookd.db is closed")
+
+// maxWriteBatch bounds how many writes one transaction folds together.
+const maxWriteBatch = 1024
+
+// writeOp is one caller's part of a group commit.
+type writeOp struct {
+	apply func(tx *sql.Tx) error
+	done  chan error
 }
 
 // OpenDB opens (creating if needed) DATA_DIR/hookd.db.
@@ -43,7 +68,127 @@ func OpenDB(dataDir string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	return &DB{W: w, R: r, Path: path}, nil
+	db := &DB{
+		W: w, R: r, Path: path,
+		ops:     make(chan *writeOp, maxWriteBatch),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go db.runWriter()
+	return db, nil
+}
+
+// Write runs fn inside the writer's next transaction and returns once that
+// transaction has committed, with fn's error or the commit's. fn must only
+// use tx, and may run twice: when a shared transaction fails, each of its
+// writes is retried in a transaction of its own, so that one bad write
+// fails alone. fn must therefore set its results from scratch.
+func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	op := &writeOp{apply: fn, done: make(chan error, 1)}
+	select {
+	case db.ops <- op:
+	case <-db.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-db.stopped:
+		// The writer answers every op it took before stopping; one left
+		// unanswered was never taken, so it was never committed.
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// CommitError says why the last commit failed, "" when it succeeded.
+// Health turns a non-empty answer into 503.
+func (db *DB) CommitError() string {
+	if p := db.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (db *DB) runWriter() {
+	defer close(db.stopped)
+	batch := make([]*writeOp, 0, maxWriteBatch)
+	for {
+		select {
+		case op := <-db.ops:
+			batch = db.collect(append(batch[:0], op))
+			db.commit(batch)
+		case <-db.closing:
+			for {
+				select {
+				case op := <-db.ops:
+					db.commit([]*writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// collect adds the writes already waiting, without blocking: whatever
+// arrived while the previous transaction was committing rides this one.
+func (db *DB) collect(batch []*writeOp) []*writeOp {
+	for len(batch) < maxWriteBatch {
+		select {
+		case op := <-db.ops:
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs a batch in one transaction. If it fails, each write is
+// retried alone, so that a bad write does not fail the writes that rode
+// with it.
+func (db *DB) commit(batch []*writeOp) {
+	err := db.runBatch(batch)
+	if err != nil && len(batch) > 1 {
+		for _, op := range batch {
+			err = db.runBatch([]*writeOp{op})
+			op.done <- err
+		}
+	} else {
+		for _, op := range batch {
+			op.done <- err
+		}
+	}
+	if err != nil {
+		msg := err.Error()
+		db.lastErr.Store(&msg)
+	} else {
+		db.lastErr.Store(nil)
+	}
+}
+
+func (db *DB) runBatch(batch []*writeOp) error {
+	tx, err := db.W.Begin()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	for _, op := range batch {
+		if err := op.apply(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 func openSQLite(path, txlock string, readOnly bool, conns int) (*sql.DB, error) {
@@ -70,9 +215,12 @@ func openSQLite(path, txlock string, readOnly bool, conns int) (*sql.DB, error) 
 	return db, nil
 }
 
-// Close checkpoints the WAL into the main file, so a cleanly stopped
+// Close stops the writer once it has committed what it already took,
+// checkpoints the WAL into the main file, so that a cleanly stopped
 // hookd.db can be copied on its own, and closes both pools.
 func (db *DB) Close() error {
+	db.once.Do(func() { close(db.closing) })
+	<-db.stopped
 	_, cerr := db.W.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	rerr := db.R.Close()
 	werr := db.W.Close()

@@ -155,18 +155,18 @@ func (s *SQLiteStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error 
 	}
 	matches := jsonText(rows)
 	j := a.Job
-	return s.inTx(ctx, "save job analysis "+j.JobID, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, insertJobSQLite, j.JobID, j.CompanyID, j.Title, j.Description,
+	return s.write(ctx, "save job analysis "+j.JobID, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(insertJobSQLite, j.JobID, j.CompanyID, j.Title, j.Description,
 			j.Location, jsonText(j.RequiredSkills), j.ExperienceLevel, at); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, upsertMatchesSQLite, j.JobID, at, matches); err != nil {
+		if _, err := tx.Exec(upsertMatchesSQLite, j.JobID, at, matches); err != nil {
 			return fmt.Errorf("upsert matches: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, deleteStaleMatchesSQLite, j.JobID, matches); err != nil {
+		if _, err := tx.Exec(deleteStaleMatchesSQLite, j.JobID, matches); err != nil {
 			return fmt.Errorf("delete stale matches: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, markJobAnalyzedSQLite, len(a.Matches), at, jsonText(a.Skills), j.JobID)
+		_, err := tx.Exec(markJobAnalyzedSQLite, len(a.Matches), at, jsonText(a.Skills), j.JobID)
 		return err
 	})
 }
@@ -188,17 +188,17 @@ WHERE id = ?`
 func (s *SQLiteStore) SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error {
 	at := timeText(m.At)
 	flagged := m.Status != StatusApproved
-	return s.inTx(ctx, "save moderation "+p.PostID, func(tx *sql.Tx) error {
+	return s.write(ctx, "save moderation "+p.PostID, func(tx *sql.Tx) error {
 		if p.UserID != "" {
-			if _, err := tx.ExecContext(ctx, ensureUserSQLite, p.UserID, at); err != nil {
+			if _, err := tx.Exec(ensureUserSQLite, p.UserID, at); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, insertPostSQLite, p.PostID, p.UserID, p.Content,
+		if _, err := tx.Exec(insertPostSQLite, p.PostID, p.UserID, p.Content,
 			jsonText(p.Images), jsonText(p.Links), at); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, moderatePostSQLite, flagged, m.Reason, m.Status, at, p.PostID)
+		_, err := tx.Exec(moderatePostSQLite, flagged, m.Reason, m.Status, at, p.PostID)
 		return err
 	})
 }
@@ -220,11 +220,12 @@ WHERE id = ?`
 func (s *SQLiteStore) RecordActivity(ctx context.Context, a ActivityRecord) (bool, error) {
 	at := timeText(a.At)
 	inserted := false
-	err := s.inTx(ctx, "record activity "+a.ProcessingID, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, ensureUserSQLite, a.UserID, at); err != nil {
+	err := s.write(ctx, "record activity "+a.ProcessingID, func(tx *sql.Tx) error {
+		inserted = false
+		if _, err := tx.Exec(ensureUserSQLite, a.UserID, at); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
+		res, err := tx.Exec(insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
 			a.TargetID, a.Points, a.ProcessingID, at)
 		if err != nil {
 			return err
@@ -232,23 +233,18 @@ func (s *SQLiteStore) RecordActivity(ctx context.Context, a ActivityRecord) (boo
 		if inserted = rowsAffected(res) == 1; !inserted {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, addPointsSQLite, a.Points, at, a.UserID)
+		_, err = tx.Exec(addPointsSQLite, a.Points, at, a.UserID)
 		return err
 	})
 	return inserted, err
 }
 
-func (s *SQLiteStore) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s: begin: %w", what, err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
+// write runs fn through hookd.db's group-commit writer: the results of
+// concurrent workers share transactions and fsyncs with each other and
+// with the queue's writes.
+func (s *SQLiteStore) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	if err := s.db.Write(ctx, fn); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
 }
