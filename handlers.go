@@ -66,11 +66,12 @@ func (s *Server) Routes() http.Handler {
 	return r
 }
 
-// accepted is a validated webhook, ready for the queue.
+// accepted is a validated webhook: ready for the queue, or skipped.
 type accepted struct {
 	queue string
 	task  any
 	reply acceptReply
+	skip  string // why nothing is queued, when set
 }
 
 // acceptReply is the 200 answer to a webhook (SPEC §3).
@@ -82,6 +83,13 @@ type acceptReply struct {
 	Action       string `json:"action,omitempty"`
 	Message      string `json:"message"`
 	ProcessingID string `json:"processingId"`
+}
+
+// skipReply is the 200 answer to an envelope that needs no work (SPEC §5).
+type skipReply struct {
+	Success bool   `json:"success"`
+	Skipped bool   `json:"skipped"`
+	Reason  string `json:"reason"`
 }
 
 // errorReply is every error answer.
@@ -113,32 +121,43 @@ func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 		}
 		received := s.now()
 		a, err := accept(buf.Bytes(), received)
-		if err != nil {
+		switch {
+		case err != nil:
 			writeRequestError(w, err)
-			return
+		case a.skip != "":
+			s.log.Debug("webhook skipped", "reason", a.skip)
+			writeJSON(w, http.StatusOK, skipReply{Success: true, Skipped: true, Reason: a.skip})
+		default:
+			s.enqueue(w, r, a, received)
 		}
-		payload, err := json.Marshal(a.task)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "Internal error", nil)
-			return
-		}
-		if err := s.queue.Enqueue(r.Context(), a.queue, a.reply.ProcessingID, payload, received); err != nil {
-			s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
-			return
-		}
-		a.reply.Success = true
-		writeJSON(w, http.StatusOK, a.reply)
 	}
 }
 
-func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
-	t, err := DecodeJob(body)
+// enqueue commits the job and answers: 200 with its processingId, or 503
+// when the queue could not commit.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, a accepted, received time.Time) {
+	payload, err := json.Marshal(a.task)
 	if err != nil {
-		return accepted{}, err
+		writeError(w, http.StatusInternalServerError, "Internal error", nil)
+		return
 	}
-	return accepted{QueueJobs, t, acceptReply{
+	if err := s.queue.Enqueue(r.Context(), a.queue, a.reply.ProcessingID, payload, received); err != nil {
+		s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
+		return
+	}
+	a.reply.Success = true
+	writeJSON(w, http.StatusOK, a.reply)
+}
+
+func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
+	d, err := DecodeJob(body)
+	if err != nil || d.Skip != "" {
+		return accepted{skip: d.Skip}, err
+	}
+	t := d.Task
+	return accepted{queue: QueueJobs, task: t, reply: acceptReply{
 		JobID:        t.JobID,
 		Message:      "Job analysis queued",
 		ProcessingID: newProcessingID("job", t.JobID, received),
@@ -146,11 +165,12 @@ func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
 }
 
 func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
-	t, err := DecodePost(body)
-	if err != nil {
-		return accepted{}, err
+	d, err := DecodePost(body)
+	if err != nil || d.Skip != "" {
+		return accepted{skip: d.Skip}, err
 	}
-	return accepted{QueuePosts, t, acceptReply{
+	t := d.Task
+	return accepted{queue: QueuePosts, task: t, reply: acceptReply{
 		PostID:       t.PostID,
 		Message:      "Post moderation queued",
 		ProcessingID: newProcessingID("post", t.PostID, received),
@@ -158,11 +178,12 @@ func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
 }
 
 func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, error) {
-	t, err := DecodeActivity(body, received)
-	if err != nil {
-		return accepted{}, err
+	d, err := DecodeActivity(body, received)
+	if err != nil || d.Skip != "" {
+		return accepted{skip: d.Skip}, err
 	}
-	return accepted{QueueActivity, t, acceptReply{
+	t := d.Task
+	return accepted{queue: QueueActivity, task: t, reply: acceptReply{
 		UserID:       t.UserID,
 		Action:       t.Action,
 		Message:      "Activity scored",
