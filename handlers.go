@@ -25,6 +25,7 @@ import (
 type Server struct {
 	queue      *Queue
 	secretHash [sha256.Size]byte
+	signatures *signatureVerifier // nil: WEBHOOK_SIGNING_SECRET is unset
 	maxBody    int64
 	log        *slog.Logger
 	now        func() time.Time
@@ -33,9 +34,10 @@ type Server struct {
 	storeProblem func() string
 }
 
-// NewServer builds the HTTP side over a queue.
-func NewServer(q *Queue, secret string, maxBody int64, log *slog.Logger, storeProblem func() string) *Server {
-	return &Server{
+// NewServer builds the HTTP side over a queue. signingKeys are the
+// Standard Webhooks keys; none turns signature authentication off.
+func NewServer(q *Queue, secret string, signingKeys [][]byte, maxBody int64, log *slog.Logger, storeProblem func() string) *Server {
+	s := &Server{
 		queue:        q,
 		secretHash:   sha256.Sum256([]byte(secret)),
 		maxBody:      maxBody,
@@ -43,6 +45,10 @@ func NewServer(q *Queue, secret string, maxBody int64, log *slog.Logger, storePr
 		now:          time.Now,
 		storeProblem: storeProblem,
 	}
+	if len(signingKeys) > 0 {
+		s.signatures = &signatureVerifier{keys: signingKeys}
+	}
+	return s
 }
 
 // Routes returns the router of SPEC §3.
@@ -105,21 +111,13 @@ type acceptFunc func(body []byte, received time.Time) (accepted, error)
 // content type, size limit, the durable enqueue and the reply.
 func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "Unauthorized: Invalid webhook secret", nil)
-			return
-		}
-		if !isJSON(r.Header.Get("Content-Type")) {
-			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
-			return
-		}
 		buf := bodyPool.Get().(*bytes.Buffer)
 		defer putBody(buf)
-		if err := s.readBody(w, r, buf); err != nil {
+		received, err := s.admit(w, r, buf)
+		if err != nil {
 			writeRequestError(w, err)
 			return
 		}
-		received := s.now()
 		a, err := accept(buf.Bytes(), received)
 		switch {
 		case err != nil:
@@ -132,6 +130,34 @@ func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 		}
 	}
 }
+
+// admit authenticates a webhook, by x-webhook-secret or, when signing is
+// configured and the request carries Standard Webhooks headers, by its
+// signature; checks its content type; and reads its body into buf. It
+// returns when the webhook was received.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (time.Time, error) {
+	bySecret := s.authorized(r)
+	if !bySecret && (s.signatures == nil || !hasSignatureHeaders(r.Header)) {
+		return time.Time{}, errInvalidSecret
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return time.Time{}, &RequestError{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/json"}
+	}
+	if err := s.readBody(w, r, buf); err != nil {
+		return time.Time{}, err
+	}
+	received := s.now()
+	if !bySecret {
+		if err := s.signatures.verify(r.Header, buf.Bytes(), received); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return received, nil
+}
+
+// errInvalidSecret is the 401 for a webhook that proves nothing: no valid
+// x-webhook-secret, and no signature it may be checked by instead.
+var errInvalidSecret = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: Invalid webhook secret"}
 
 // enqueue commits the job and answers: 200 with its processingId, or 503
 // when the queue could not commit.
@@ -213,7 +239,7 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) authenticated(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "Unauthorized: Invalid webhook secret", nil)
+			writeRequestError(w, errInvalidSecret)
 			return
 		}
 		h(w, r, p)

@@ -129,7 +129,7 @@ func (a *App) open(ctx context.Context) error {
 	if n > 0 {
 		a.log.Warn("jobs left active by a previous process returned to waiting", "jobs", n)
 	}
-	a.server = NewServer(q, a.cfg.Secret, a.cfg.MaxBodyBytes, a.log, func() string { return "" })
+	a.server = NewServer(q, a.cfg.Secret, a.cfg.SigningKeys, a.cfg.MaxBodyBytes, a.log, func() string { return "" })
 	return nil
 }
 
