@@ -74,13 +74,16 @@ func (s *Server) Routes() http.Handler {
 
 // accepted is a validated webhook: ready for the queue, or skipped.
 type accepted struct {
-	queue string
-	task  any
-	reply acceptReply
-	skip  string // why nothing is queued, when set
+	queue  string
+	task   any
+	reply  acceptReply
+	skip   string // why nothing is queued, when set
+	rowKey string // the envelope's row event, see Decoded.RowKey
 }
 
-// acceptReply is the 200 answer to a webhook (SPEC §3).
+// acceptReply is the 200 answer to a webhook (SPEC §3). Duplicate is set
+// when the delivery was accepted before: ProcessingID is then the first
+// delivery's.
 type acceptReply struct {
 	Success      bool   `json:"success"`
 	JobID        string `json:"jobId,omitempty"`
@@ -89,6 +92,7 @@ type acceptReply struct {
 	Action       string `json:"action,omitempty"`
 	Message      string `json:"message"`
 	ProcessingID string `json:"processingId"`
+	Duplicate    bool   `json:"duplicate,omitempty"`
 }
 
 // skipReply is the 200 answer to an envelope that needs no work (SPEC §5).
@@ -108,12 +112,18 @@ type errorReply struct {
 type acceptFunc func(body []byte, received time.Time) (accepted, error)
 
 // webhook wraps a route's decoder with what every webhook shares: auth,
-// content type, size limit, the durable enqueue and the reply.
+// content type, size limit, the delivery key, the durable enqueue and the
+// reply.
 func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		buf := bodyPool.Get().(*bytes.Buffer)
 		defer putBody(buf)
 		received, err := s.admit(w, r, buf)
+		if err != nil {
+			writeRequestError(w, err)
+			return
+		}
+		key, err := headerDeliveryKey(r.Header)
 		if err != nil {
 			writeRequestError(w, err)
 			return
@@ -126,7 +136,10 @@ func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 			s.log.Debug("webhook skipped", "reason", a.skip)
 			writeJSON(w, http.StatusOK, skipReply{Success: true, Skipped: true, Reason: a.skip})
 		default:
-			s.enqueue(w, r, a, received)
+			if key == "" && a.rowKey != "" {
+				key = "row:" + a.rowKey
+			}
+			s.enqueue(w, r, a, key, received)
 		}
 	}
 }
@@ -159,22 +172,66 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer
 // x-webhook-secret, and no signature it may be checked by instead.
 var errInvalidSecret = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: Invalid webhook secret"}
 
-// enqueue commits the job and answers: 200 with its processingId, or 503
+// enqueue commits the job under its delivery key and answers: 200 with
+// the job's processingId (the first delivery's for a duplicate), or 503
 // when the queue could not commit.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, a accepted, received time.Time) {
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, a accepted, key string, received time.Time) {
 	payload, err := json.Marshal(a.task)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Internal error", nil)
 		return
 	}
-	if err := s.queue.Enqueue(r.Context(), a.queue, a.reply.ProcessingID, payload, received); err != nil {
+	id, duplicate, err := s.queue.EnqueueOnce(r.Context(), a.queue, key, a.reply.ProcessingID, payload, received)
+	if err != nil {
 		s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
 		return
 	}
-	a.reply.Success = true
+	if duplicate {
+		s.log.Info("duplicate delivery answered with the first one's job", "queue", a.queue, "processingId", id, "deliveryKey", key)
+	}
+	a.reply.Success, a.reply.ProcessingID, a.reply.Duplicate = true, id, duplicate
 	writeJSON(w, http.StatusOK, a.reply)
+}
+
+// Delivery headers: a sender's retry carries the same value (SPEC §3).
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	maxDeliveryKeyLen    = 255
+)
+
+// headerDeliveryKey names the delivery from its headers: webhook-id, else
+// Idempotency-Key, prefixed with the header's name so that the two
+// schemes, and envelope row keys, cannot collide. "" when neither is set.
+func headerDeliveryKey(h http.Header) (string, error) {
+	key := ""
+	for _, name := range []string{headerWebhookID, headerIdempotencyKey} {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		if err := checkHeaderValue(name, v); err != nil {
+			return "", err
+		}
+		if key == "" {
+			key = strings.ToLower(name) + ":" + v
+		}
+	}
+	return key, nil
+}
+
+// checkHeaderValue accepts 1–255 printable ASCII characters.
+func checkHeaderValue(name, v string) error {
+	if len(v) > maxDeliveryKeyLen {
+		return badRequest("%s: longer than %d characters", name, maxDeliveryKeyLen)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < ' ' || v[i] > '~' {
+			return badRequest("%s: only printable ASCII characters are allowed", name)
+		}
+	}
+	return nil
 }
 
 func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
@@ -183,7 +240,7 @@ func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
 		return accepted{skip: d.Skip}, err
 	}
 	t := d.Task
-	return accepted{queue: QueueJobs, task: t, reply: acceptReply{
+	return accepted{queue: QueueJobs, task: t, rowKey: d.RowKey, reply: acceptReply{
 		JobID:        t.JobID,
 		Message:      "Job analysis queued",
 		ProcessingID: newProcessingID("job", t.JobID, received),
@@ -196,7 +253,7 @@ func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
 		return accepted{skip: d.Skip}, err
 	}
 	t := d.Task
-	return accepted{queue: QueuePosts, task: t, reply: acceptReply{
+	return accepted{queue: QueuePosts, task: t, rowKey: d.RowKey, reply: acceptReply{
 		PostID:       t.PostID,
 		Message:      "Post moderation queued",
 		ProcessingID: newProcessingID("post", t.PostID, received),
@@ -209,7 +266,7 @@ func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, erro
 		return accepted{skip: d.Skip}, err
 	}
 	t := d.Task
-	return accepted{queue: QueueActivity, task: t, reply: acceptReply{
+	return accepted{queue: QueueActivity, task: t, rowKey: d.RowKey, reply: acceptReply{
 		UserID:       t.UserID,
 		Action:       t.Action,
 		Message:      "Activity scored",
