@@ -12,6 +12,7 @@ import (
 // Every field has a default except the webhook secret, which must be set.
 type Config struct {
 	Secret              string
+	SigningKeys         [][]byte // WEBHOOK_SIGNING_SECRET, decoded; nil = signatures off
 	Port                int
 	DataDir             string
 	DatabaseURL         string
@@ -68,6 +69,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.Secret == "" {
 		r.fail("SUPABASE_WEBHOOK_SECRET is not set: hookd refuses to accept unauthenticated webhooks; set it to the secret your Supabase webhooks send in x-webhook-secret")
+	}
+	if keys, err := ParseSigningSecrets(getenv("WEBHOOK_SIGNING_SECRET")); err != nil {
+		r.fail(fmt.Sprintf("WEBHOOK_SIGNING_SECRET: %v", err))
+	} else {
+		c.SigningKeys = keys
 	}
 	if loc, err := time.LoadLocation(c.TimezoneName); err != nil {
 		r.fail(fmt.Sprintf("ACTIVITY_TIMEZONE=%q: %v", c.TimezoneName, err))

@@ -25,6 +25,7 @@ import (
 type Server struct {
 	queue      *Queue
 	secretHash [sha256.Size]byte
+	signatures *signatureVerifier // nil: WEBHOOK_SIGNING_SECRET is unset
 	maxBody    int64
 	log        *slog.Logger
 	now        func() time.Time
@@ -36,9 +37,10 @@ type Server struct {
 	requireUUIDs bool
 }
 
-// NewServer builds the HTTP side over a queue.
-func NewServer(q *Queue, secret string, maxBody int64, log *slog.Logger, storeProblem func() string) *Server {
-	return &Server{
+// NewServer builds the HTTP side over a queue. signingKeys are the
+// Standard Webhooks keys; none turns signature authentication off.
+func NewServer(q *Queue, secret string, signingKeys [][]byte, maxBody int64, log *slog.Logger, storeProblem func() string) *Server {
+	s := &Server{
 		queue:        q,
 		secretHash:   sha256.Sum256([]byte(secret)),
 		maxBody:      maxBody,
@@ -46,6 +48,10 @@ func NewServer(q *Queue, secret string, maxBody int64, log *slog.Logger, storePr
 		now:          time.Now,
 		storeProblem: storeProblem,
 	}
+	if len(signingKeys) > 0 {
+		s.signatures = &signatureVerifier{keys: signingKeys}
+	}
+	return s
 }
 
 // Routes returns the router of SPEC §3.
@@ -69,17 +75,21 @@ func (s *Server) Routes() http.Handler {
 	return r
 }
 
-// accepted is a validated webhook, ready for the queue.
+// accepted is a validated webhook: ready for the queue, or skipped.
 type accepted struct {
-	queue string
-	task  any
-	reply acceptReply
-	ids   []namedID // the ids that are the app's keys
+	queue  string
+	task   any
+	reply  acceptReply
+	skip   string    // why nothing is queued, when set
+	rowKey string    // the envelope's row event, see Decoded.RowKey
+	ids    []namedID // the ids that are the app's keys
 }
 
 type namedID struct{ field, value string }
 
-// acceptReply is the 200 answer to a webhook (SPEC §3).
+// acceptReply is the 200 answer to a webhook (SPEC §3). Duplicate is set
+// when the delivery was accepted before: ProcessingID is then the first
+// delivery's.
 type acceptReply struct {
 	Success      bool   `json:"success"`
 	JobID        string `json:"jobId,omitempty"`
@@ -88,6 +98,14 @@ type acceptReply struct {
 	Action       string `json:"action,omitempty"`
 	Message      string `json:"message"`
 	ProcessingID string `json:"processingId"`
+	Duplicate    bool   `json:"duplicate,omitempty"`
+}
+
+// skipReply is the 200 answer to an envelope that needs no work (SPEC §5).
+type skipReply struct {
+	Success bool   `json:"success"`
+	Skipped bool   `json:"skipped"`
+	Reason  string `json:"reason"`
 }
 
 // errorReply is every error answer.
@@ -100,83 +118,169 @@ type errorReply struct {
 type acceptFunc func(body []byte, received time.Time) (accepted, error)
 
 // webhook wraps a route's decoder with what every webhook shares: auth,
-// content type, size limit, the durable enqueue and the reply.
+// content type, size limit, the delivery key, the durable enqueue and the
+// reply.
 func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "Unauthorized: Invalid webhook secret", nil)
-			return
-		}
-		if !isJSON(r.Header.Get("Content-Type")) {
-			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
-			return
-		}
 		buf := bodyPool.Get().(*bytes.Buffer)
 		defer putBody(buf)
-		if err := s.readBody(w, r, buf); err != nil {
+		received, err := s.admit(w, r, buf)
+		if err != nil {
 			writeRequestError(w, err)
 			return
 		}
-		received := s.now()
+		key, err := headerDeliveryKey(r.Header)
+		if err != nil {
+			writeRequestError(w, err)
+			return
+		}
 		a, err := accept(buf.Bytes(), received)
-		if err == nil && s.requireUUIDs {
+		if err == nil && a.skip == "" && s.requireUUIDs {
 			err = checkUUIDs(a.ids)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			writeRequestError(w, err)
-			return
+		case a.skip != "":
+			s.log.Debug("webhook skipped", "reason", a.skip)
+			writeJSON(w, http.StatusOK, skipReply{Success: true, Skipped: true, Reason: a.skip})
+		default:
+			if key == "" && a.rowKey != "" {
+				key = "row:" + a.rowKey
+			}
+			s.enqueue(w, r, a, key, received)
 		}
-		payload, err := json.Marshal(a.task)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "Internal error", nil)
-			return
-		}
-		if err := s.queue.Enqueue(r.Context(), a.queue, a.reply.ProcessingID, payload, received); err != nil {
-			s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
-			return
-		}
-		a.reply.Success = true
-		writeJSON(w, http.StatusOK, a.reply)
 	}
+}
+
+// admit authenticates a webhook, by x-webhook-secret or, when signing is
+// configured and the request carries Standard Webhooks headers, by its
+// signature; checks its content type; and reads its body into buf. It
+// returns when the webhook was received.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (time.Time, error) {
+	bySecret := s.authorized(r)
+	if !bySecret && (s.signatures == nil || !hasSignatureHeaders(r.Header)) {
+		return time.Time{}, errInvalidSecret
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return time.Time{}, &RequestError{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/json"}
+	}
+	if err := s.readBody(w, r, buf); err != nil {
+		return time.Time{}, err
+	}
+	received := s.now()
+	if !bySecret {
+		if err := s.signatures.verify(r.Header, buf.Bytes(), received); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return received, nil
+}
+
+// errInvalidSecret is the 401 for a webhook that proves nothing: no valid
+// x-webhook-secret, and no signature it may be checked by instead.
+var errInvalidSecret = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: Invalid webhook secret"}
+
+// enqueue commits the job under its delivery key and answers: 200 with
+// the job's processingId (the first delivery's for a duplicate), or 503
+// when the queue could not commit.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, a accepted, key string, received time.Time) {
+	payload, err := json.Marshal(a.task)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Internal error", nil)
+		return
+	}
+	id, duplicate, err := s.queue.EnqueueOnce(r.Context(), a.queue, key, a.reply.ProcessingID, payload, received)
+	if err != nil {
+		s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
+		return
+	}
+	if duplicate {
+		s.log.Info("duplicate delivery answered with the first one's job", "queue", a.queue, "processingId", id, "deliveryKey", key)
+	}
+	a.reply.Success, a.reply.ProcessingID, a.reply.Duplicate = true, id, duplicate
+	writeJSON(w, http.StatusOK, a.reply)
+}
+
+// Delivery headers: a sender's retry carries the same value (SPEC §3).
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	maxDeliveryKeyLen    = 255
+)
+
+// headerDeliveryKey names the delivery from its headers: webhook-id, else
+// Idempotency-Key, prefixed with the header's name so that the two
+// schemes, and envelope row keys, cannot collide. "" when neither is set.
+func headerDeliveryKey(h http.Header) (string, error) {
+	key := ""
+	for _, name := range []string{headerWebhookID, headerIdempotencyKey} {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		if err := checkHeaderValue(name, v); err != nil {
+			return "", err
+		}
+		if key == "" {
+			key = strings.ToLower(name) + ":" + v
+		}
+	}
+	return key, nil
+}
+
+// checkHeaderValue accepts 1–255 printable ASCII characters.
+func checkHeaderValue(name, v string) error {
+	if len(v) > maxDeliveryKeyLen {
+		return badRequest("%s: longer than %d characters", name, maxDeliveryKeyLen)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < ' ' || v[i] > '~' {
+			return badRequest("%s: only printable ASCII characters are allowed", name)
+		}
+	}
+	return nil
 }
 
 func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
-	t, err := DecodeJob(body)
-	if err != nil {
-		return accepted{}, err
+	d, err := DecodeJob(body)
+	if err != nil || d.Skip != "" {
+		return accepted{skip: d.Skip}, err
 	}
-	return accepted{QueueJobs, t, acceptReply{
+	t := d.Task
+	return accepted{queue: QueueJobs, task: t, rowKey: d.RowKey, reply: acceptReply{
 		JobID:        t.JobID,
 		Message:      "Job analysis queued",
 		ProcessingID: newProcessingID("job", t.JobID, received),
-	}, []namedID{{"jobId", t.JobID}}}, nil
+	}, ids: []namedID{{"jobId", t.JobID}}}, nil
 }
 
 func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
-	t, err := DecodePost(body)
-	if err != nil {
-		return accepted{}, err
+	d, err := DecodePost(body)
+	if err != nil || d.Skip != "" {
+		return accepted{skip: d.Skip}, err
 	}
-	return accepted{QueuePosts, t, acceptReply{
+	t := d.Task
+	return accepted{queue: QueuePosts, task: t, rowKey: d.RowKey, reply: acceptReply{
 		PostID:       t.PostID,
 		Message:      "Post moderation queued",
 		ProcessingID: newProcessingID("post", t.PostID, received),
-	}, []namedID{{"postId", t.PostID}, {"userId", t.UserID}}}, nil
+	}, ids: []namedID{{"postId", t.PostID}, {"userId", t.UserID}}}, nil
 }
 
 func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, error) {
-	t, err := DecodeActivity(body, received)
-	if err != nil {
-		return accepted{}, err
+	d, err := DecodeActivity(body, received)
+	if err != nil || d.Skip != "" {
+		return accepted{skip: d.Skip}, err
 	}
-	return accepted{QueueActivity, t, acceptReply{
+	t := d.Task
+	return accepted{queue: QueueActivity, task: t, rowKey: d.RowKey, reply: acceptReply{
 		UserID:       t.UserID,
 		Action:       t.Action,
 		Message:      "Activity scored",
 		ProcessingID: newProcessingID("activity", t.UserID, received),
-	}, []namedID{{"userId", t.UserID}}}, nil
+	}, ids: []namedID{{"userId", t.UserID}}}, nil
 }
 
 // newProcessingID keeps the guide's <kind>-<id>-<unix ms> and adds a random
@@ -201,7 +305,7 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) authenticated(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "Unauthorized: Invalid webhook secret", nil)
+			writeRequestError(w, errInvalidSecret)
 			return
 		}
 		h(w, r, p)

@@ -168,7 +168,7 @@ func (a *App) open(ctx context.Context) error {
 	if n > 0 {
 		a.log.Warn("jobs left active by a previous process returned to waiting", "jobs", n)
 	}
-	a.server = NewServer(q, a.cfg.Secret, a.cfg.MaxBodyBytes, a.log, a.gate.Problem)
+	a.server = NewServer(q, a.cfg.Secret, a.cfg.SigningKeys, a.cfg.MaxBodyBytes, a.log, a.gate.Problem)
 	a.server.requireUUIDs = a.pg != nil
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,41 +77,93 @@ func badRequest(format string, args ...any) *RequestError {
 	return &RequestError{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
-// DecodeJob validates a POST /api/jobs/analyze body.
-func DecodeJob(body []byte) (JobTask, error) {
-	var t JobTask
-	if err := decodeObject(body, &t); err != nil {
-		return t, err
+// Decoded is a webhook body once validated, in either form: the task to
+// queue, or the reason an envelope needs no work (SPEC §5).
+type Decoded[T any] struct {
+	Task T
+	// Skip, when set, says why nothing is queued; Task is then empty.
+	Skip string
+	// RowKey names an envelope INSERT's row event, table:INSERT:id[:updated_at],
+	// so that a repeated delivery is recognised without any header; "" otherwise.
+	RowKey string
+}
+
+// fieldNames maps a task field's direct-form name to the name the sender
+// used, so that every 400 names the field as it appears in the body: nil
+// for the direct form, record columns for an envelope.
+type fieldNames map[string]string
+
+func (n fieldNames) of(field string) string {
+	if name, ok := n[field]; ok {
+		return name
 	}
+	return field
+}
+
+// DecodeJob validates a POST /api/jobs/analyze body: the direct form or a
+// jobs envelope, told apart in the same decoding pass.
+func DecodeJob(body []byte) (Decoded[JobTask], error) {
+	var b struct {
+		JobTask
+		envelopeKeys
+	}
+	if err := decodeObject(body, &b); err != nil {
+		return Decoded[JobTask]{}, err
+	}
+	if b.isEnvelope() {
+		return decodeJobEnvelope(b.envelopeKeys)
+	}
+	t := b.JobTask
+	err := t.check(nil)
+	return Decoded[JobTask]{Task: t}, err
+}
+
+// check trims and validates a job task.
+func (t *JobTask) check(names fieldNames) error {
 	t.Title = strings.TrimSpace(t.Title)
-	return t, firstError(
-		checkID("jobId", t.JobID, true),
-		checkText("title", t.Title, maxTitleLen, true),
-		checkText("description", t.Description, 0, false),
-		checkText("company_id", t.CompanyID, maxShortTextLen, false),
-		checkText("location", t.Location, maxShortTextLen, false),
-		checkText("experienceLevel", t.ExperienceLevel, maxTypeLen, false),
-		checkList("requiredSkills", t.RequiredSkills, maxSkills, maxSkillLen),
+	return firstError(
+		checkID(names.of("jobId"), t.JobID, true),
+		checkText(names.of("title"), t.Title, maxTitleLen, true),
+		checkText(names.of("description"), t.Description, 0, false),
+		checkText(names.of("company_id"), t.CompanyID, maxShortTextLen, false),
+		checkText(names.of("location"), t.Location, maxShortTextLen, false),
+		checkText(names.of("experienceLevel"), t.ExperienceLevel, maxTypeLen, false),
+		checkList(names.of("requiredSkills"), t.RequiredSkills, maxSkills, maxSkillLen),
 	)
 }
 
-// DecodePost validates a POST /api/posts/moderate body.
-func DecodePost(body []byte) (PostTask, error) {
-	var t PostTask
-	if err := decodeObject(body, &t); err != nil {
-		return t, err
+// DecodePost validates a POST /api/posts/moderate body: the direct form or
+// a posts envelope.
+func DecodePost(body []byte) (Decoded[PostTask], error) {
+	var b struct {
+		PostTask
+		envelopeKeys
 	}
+	if err := decodeObject(body, &b); err != nil {
+		return Decoded[PostTask]{}, err
+	}
+	if b.isEnvelope() {
+		return decodePostEnvelope(b.envelopeKeys)
+	}
+	t := b.PostTask
+	err := t.check(nil)
+	return Decoded[PostTask]{Task: t}, err
+}
+
+// check validates a post task: an id, and something to moderate.
+func (t *PostTask) check(names fieldNames) error {
 	err := firstError(
-		checkID("postId", t.PostID, true),
-		checkID("userId", t.UserID, false),
-		checkText("content", t.Content, 0, false),
-		checkList("images", t.Images, maxURLs, maxURLLen),
-		checkList("links", t.Links, maxURLs, maxURLLen),
+		checkID(names.of("postId"), t.PostID, true),
+		checkID(names.of("userId"), t.UserID, false),
+		checkText(names.of("content"), t.Content, 0, false),
+		checkList(names.of("images"), t.Images, maxURLs, maxURLLen),
+		checkList(names.of("links"), t.Links, maxURLs, maxURLLen),
 	)
 	if err == nil && strings.TrimSpace(t.Content) == "" && len(t.Images) == 0 && len(t.Links) == 0 {
-		err = badRequest("content: at least one of content, images or links is required")
+		content, images, links := names.of("content"), names.of("images"), names.of("links")
+		err = badRequest("%s: at least one of %s, %s or %s is required", content, content, images, links)
 	}
-	return t, err
+	return err
 }
 
 // activityBody is the wire form: occurredAt is optional and validated here.
@@ -122,62 +175,72 @@ type activityBody struct {
 	OccurredAt *string `json:"occurredAt"`
 }
 
-// DecodeActivity validates a POST /api/activity/score body; received is
-// when the webhook arrived, used when the sender gives no occurredAt.
-func DecodeActivity(body []byte, received time.Time) (ActivityTask, error) {
-	var b activityBody
+// DecodeActivity validates a POST /api/activity/score body: the direct
+// form or an activity envelope. received is when the webhook arrived, the
+// event time when the sender gives none.
+func DecodeActivity(body []byte, received time.Time) (Decoded[ActivityTask], error) {
+	var b struct {
+		activityBody
+		envelopeKeys
+	}
 	if err := decodeObject(body, &b); err != nil {
-		return ActivityTask{}, err
+		return Decoded[ActivityTask]{}, err
 	}
-	t := ActivityTask{
-		UserID:     b.UserID,
-		Action:     strings.ToLower(strings.TrimSpace(b.Action)),
-		TargetID:   b.TargetID,
-		TargetType: b.TargetType,
-		OccurredAt: received.UTC(),
+	if b.isEnvelope() {
+		return decodeActivityEnvelope(b.envelopeKeys, received)
 	}
-	err := firstError(
-		checkID("userId", t.UserID, true),
-		checkAction(t.Action),
-		checkText("targetId", t.TargetID, maxShortTextLen, false),
-		checkText("targetType", t.TargetType, maxTypeLen, false),
-	)
-	if err != nil {
-		return t, err
-	}
-	if b.OccurredAt != nil {
-		at, err := parseOccurredAt(*b.OccurredAt, received)
-		if err != nil {
-			return t, err
-		}
-		t.OccurredAt = at
-	}
-	return t, nil
+	t := ActivityTask{UserID: b.UserID, Action: b.Action, TargetID: b.TargetID, TargetType: b.TargetType}
+	err := t.check(nil, b.OccurredAt, received)
+	return Decoded[ActivityTask]{Task: t}, err
 }
 
-func parseOccurredAt(s string, received time.Time) (time.Time, error) {
+// check normalises and validates an activity task. occurredAt is the event
+// time as sent, nil when absent: the task then keeps received.
+func (t *ActivityTask) check(names fieldNames, occurredAt *string, received time.Time) error {
+	t.Action = strings.ToLower(strings.TrimSpace(t.Action))
+	t.OccurredAt = received.UTC()
+	err := firstError(
+		checkID(names.of("userId"), t.UserID, true),
+		checkAction(names.of("action"), t.Action),
+		checkText(names.of("targetId"), t.TargetID, maxShortTextLen, false),
+		checkText(names.of("targetType"), t.TargetType, maxTypeLen, false),
+	)
+	if err != nil || occurredAt == nil {
+		return err
+	}
+	at, err := parseOccurredAt(names.of("occurredAt"), *occurredAt, received)
+	if err == nil {
+		t.OccurredAt = at
+	}
+	return err
+}
+
+// parseOccurredAt reads an event time: RFC 3339 with an offset (Postgres's
+// timestamptz text, 2024-01-15T10:30:00.123456+00:00, is one), at most
+// an hour ahead of received and ten years behind.
+func parseOccurredAt(field, s string, received time.Time) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return at, badRequest("occurredAt: want an RFC 3339 time such as 2024-01-15T23:30:00+01:00")
+		return at, badRequest("%s: want an RFC 3339 time with an offset, such as 2024-01-15T23:30:00+01:00", field)
 	}
 	if at.After(received.Add(maxFutureSkew)) {
-		return at, badRequest("occurredAt: more than %s in the future", maxFutureSkew)
+		return at, badRequest("%s: more than %s in the future", field, maxFutureSkew)
 	}
 	if at.Before(received.Add(-maxPastOccurence)) {
-		return at, badRequest("occurredAt: more than 10 years in the past")
+		return at, badRequest("%s: more than 10 years in the past", field)
 	}
 	return at.UTC(), nil
 }
 
-func checkAction(action string) error {
+func checkAction(field, action string) error {
 	if action == "" {
-		return badRequest("action: required")
+		return badRequest("%s: required", field)
 	}
 	if _, ok := ActionPoints[action]; !ok {
 		return &RequestError{
 			Status:  http.StatusBadRequest,
-			Message: fmt.Sprintf("action: unknown action %q; allowed: %s", truncate(action, 50), strings.Join(Actions, ", ")),
-			Details: map[string]any{"field": "action", "allowed": Actions},
+			Message: fmt.Sprintf("%s: unknown action %q; allowed: %s", field, truncate(action, 50), strings.Join(Actions, ", ")),
+			Details: map[string]any{"field": field, "allowed": Actions},
 		}
 	}
 	return nil
@@ -186,32 +249,50 @@ func checkAction(action string) error {
 // decodeObject decodes exactly one JSON object into dst, translating the
 // decoder's errors into 400s that name the field.
 func decodeObject(body []byte, dst any) error {
+	return decodeObjectAt("", body, dst)
+}
+
+// decodeObjectAt is decodeObject for a value nested under key ("" for the
+// whole body): errors then name fields key.field, as in record.title.
+func decodeObjectAt(key string, body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
+		return jsonError(key, err)
 	}
 	if dec.More() {
-		return badRequest("body: unexpected data after the JSON object")
+		return badRequest("%s: unexpected data after the JSON object", cmp.Or(key, "body"))
 	}
 	return nil
 }
 
-func jsonError(err error) error {
+func jsonError(key string, err error) error {
+	whole := cmp.Or(key, "body")
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return badRequest("body: must be a JSON object")
+			return badRequest("%s: must be a JSON object", whole)
 		}
-		return badRequest("%s: must be %s, got %s", typeErr.Field, jsonKind(typeErr.Type.String()), typeErr.Value)
+		return badRequest("%s: must be %s, got %s", fieldPath(key, typeErr.Field), jsonKind(typeErr.Type.String()), typeErr.Value)
 	case errors.As(err, &syntaxErr):
-		return badRequest("body: invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+		return badRequest("%s: invalid JSON at byte %d: %s", whole, syntaxErr.Offset, syntaxErr.Error())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("body: empty or truncated JSON")
+		return badRequest("%s: empty or truncated JSON", whole)
 	default:
-		return badRequest("body: invalid JSON: %s", err.Error())
+		return badRequest("%s: invalid JSON: %s", whole, err.Error())
 	}
+}
+
+// fieldPath names the field of a type error. The decoder's path goes
+// through embedded structs by their Go names (JobTask.jobId); every object
+// decoded here is flat, so its last element is the JSON key.
+func fieldPath(key, goPath string) string {
+	field := goPath[strings.LastIndexByte(goPath, '.')+1:]
+	if key == "" {
+		return field
+	}
+	return key + "." + field
 }
 
 // jsonKind turns a Go type name into the JSON word a sender understands.
@@ -219,6 +300,8 @@ func jsonKind(goType string) string {
 	switch {
 	case goType == "string", goType == "*string":
 		return "a string"
+	case goType == "main.idText":
+		return "a string or an integer"
 	case strings.HasPrefix(goType, "[]"):
 		return "an array of strings"
 	case strings.HasPrefix(goType, "main."):

@@ -110,18 +110,53 @@ const insertJobSQL = `
 INSERT INTO queue_jobs (processing_id, queue, payload, max_attempts, run_at, received_at)
 VALUES (?, ?, ?, ?, ?, ?)`
 
+// A delivery key is claimed by the first job that inserts it; a repeat
+// inserts nothing and reads the first one's processingId.
+const insertDeliverySQL = `
+INSERT INTO queue_deliveries (queue, key, processing_id, created_at)
+VALUES (?, ?, ?, ?)
+ON CONFLICT (queue, key) DO NOTHING`
+
+const deliveryJobSQL = `SELECT processing_id FROM queue_deliveries WHERE queue = ? AND key = ?`
+
+// DeliveryKeyTTL is how long a delivery key is remembered: a repeat that
+// arrives later is a new job.
+const DeliveryKeyTTL = 24 * time.Hour
+
 // Enqueue durably adds a job. It returns only after the transaction that
 // holds the job has been committed to disk.
 func (q *Queue) Enqueue(ctx context.Context, queue, processingID string, payload []byte, receivedAt time.Time) error {
+	_, _, err := q.EnqueueOnce(ctx, queue, "", processingID, payload, receivedAt)
+	return err
+}
+
+// EnqueueOnce is Enqueue for a delivery its sender may repeat. key names
+// the delivery within the queue ("" = no key: always a new job). The first
+// delivery of a key adds the job under processingID; a repeat adds nothing
+// and returns the first one's processingId with duplicate set. The key is
+// written in the job's own transaction, so two copies folded into the
+// same group commit are told apart too: the second sees the first's row.
+func (q *Queue) EnqueueOnce(ctx context.Context, queue, key, processingID string, payload []byte, receivedAt time.Time) (id string, duplicate bool, err error) {
 	ms := receivedAt.UnixMilli()
-	err := q.write(ctx, queue, func(tx *sql.Tx) error {
+	err = q.write(ctx, queue, func(tx *sql.Tx) error {
+		id, duplicate = processingID, false
+		if key != "" {
+			res, err := tx.Exec(insertDeliverySQL, queue, key, processingID, ms)
+			if err != nil {
+				return fmt.Errorf("record delivery key: %w", err)
+			}
+			if rowsAffected(res) == 0 {
+				duplicate = true
+				return tx.QueryRow(deliveryJobSQL, queue, key).Scan(&id)
+			}
+		}
 		_, err := tx.Exec(insertJobSQL, processingID, queue, payload, q.attempts, ms, ms)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", processingID, err)
+		return "", false, fmt.Errorf("enqueue %s: %w", processingID, err)
 	}
-	return nil
+	return id, duplicate, nil
 }
 
 // A retry whose time has come goes back to waiting inside the claim
@@ -359,20 +394,47 @@ func (q *Queue) RecoverAbandoned(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// Completed rows are deleted a batch at a time so that pruning a large
-// backlog never holds the writer for long.
-const pruneSQL = `
+// Old rows are deleted a batch at a time so that pruning a large backlog
+// never holds the writer for long.
+const (
+	pruneBatch = 1000
+
+	pruneCompletedSQL = `
 DELETE FROM queue_jobs WHERE id IN (
-  SELECT id FROM queue_jobs WHERE state = 'completed' AND finished_at < ? LIMIT 1000)`
+  SELECT id FROM queue_jobs WHERE state = 'completed' AND finished_at < ? LIMIT ?)`
+
+	pruneDeliveriesSQL = `
+DELETE FROM queue_deliveries WHERE rowid IN (
+  SELECT rowid FROM queue_deliveries WHERE created_at < ? LIMIT ?)`
+)
 
 // PruneCompleted deletes completed jobs finished before cutoff. The
 // cumulative counts live in queue_stats and are not affected.
 func (q *Queue) PruneCompleted(ctx context.Context, cutoff time.Time) (int, error) {
+	n, err := q.pruneBefore(ctx, pruneCompletedSQL, cutoff)
+	if err != nil {
+		return n, fmt.Errorf("prune completed jobs: %w", err)
+	}
+	return n, nil
+}
+
+// PruneDeliveries forgets the delivery keys recorded before cutoff.
+func (q *Queue) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error) {
+	n, err := q.pruneBefore(ctx, pruneDeliveriesSQL, cutoff)
+	if err != nil {
+		return n, fmt.Errorf("prune delivery keys: %w", err)
+	}
+	return n, nil
+}
+
+// pruneBefore runs a batched delete taking (cutoff, batch size) until a
+// batch comes back short, and returns how many rows went.
+func (q *Queue) pruneBefore(ctx context.Context, query string, cutoff time.Time) (int, error) {
 	total := 0
 	for {
 		var n int64
 		err := q.write(ctx, "", func(tx *sql.Tx) error {
-			res, err := tx.Exec(pruneSQL, cutoff.UnixMilli())
+			res, err := tx.Exec(query, cutoff.UnixMilli(), pruneBatch)
 			if err != nil {
 				return err
 			}
@@ -380,10 +442,10 @@ func (q *Queue) PruneCompleted(ctx context.Context, cutoff time.Time) (int, erro
 			return nil
 		})
 		if err != nil {
-			return total, fmt.Errorf("prune completed jobs: %w", err)
+			return total, err
 		}
 		total += int(n)
-		if n < 1000 {
+		if n < pruneBatch {
 			return total, nil
 		}
 	}

@@ -32,3 +32,16 @@ CREATE TABLE IF NOT EXISTS queue_stats (
   failed    INTEGER NOT NULL DEFAULT 0
 );
 INSERT OR IGNORE INTO queue_stats (queue) VALUES ('job-analysis'), ('post-moderation'), ('activity-scoring');
+
+-- Delivery keys (SPEC §3): a sender's webhook-id or Idempotency-Key, or a
+-- Supabase envelope's row event, per queue. Written in the same
+-- transaction as the job it names, so a repeat finds it and adds nothing.
+-- Kept 24 hours (created_at is Unix milliseconds).
+CREATE TABLE IF NOT EXISTS queue_deliveries (
+  queue         TEXT    NOT NULL,
+  key           TEXT    NOT NULL,
+  processing_id TEXT    NOT NULL,
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (queue, key)
+);
+CREATE INDEX IF NOT EXISTS queue_deliveries_created ON queue_deliveries (created_at);

@@ -300,11 +300,11 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 	go reaper.Run(stop)
 
 	body := fmt.Appendf(nil, `{"userId":"u-1","action":"share","occurredAt":%q}`, "2024-01-15T12:00:00Z")
-	task, err := DecodeActivity(body, time.Now())
+	d, err := DecodeActivity(body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, _ := json.Marshal(task)
+	payload, _ := json.Marshal(d.Task)
 	if err := app.queue.Enqueue(context.Background(), QueueActivity, "activity-u-1-1", payload, time.Now()); err != nil {
 		t.Fatal(err)
 	}

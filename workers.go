@@ -235,7 +235,8 @@ func (g *StoreGate) probe() {
 	}
 }
 
-// Maintenance takes back expired leases and prunes old completed jobs.
+// Maintenance takes back expired leases and prunes old completed jobs and
+// delivery keys.
 type Maintenance struct {
 	Queue     *Queue
 	Lease     time.Duration
@@ -260,12 +261,23 @@ func (m *Maintenance) Run(ctx context.Context) error {
 				m.Log.Warn("reaper took back jobs whose lease expired", "jobs", n)
 			}
 		case <-prune.C:
-			if n, err := m.Queue.PruneCompleted(ctx, time.Now().Add(-m.Retention)); err != nil {
-				m.Log.Error("prune", "err", err)
-			} else if n > 0 {
-				m.Log.Info("pruned completed jobs", "jobs", n, "olderThan", m.Retention)
-			}
+			m.prune(ctx, time.Now())
 		}
+	}
+}
+
+// prune deletes completed jobs older than Retention and delivery keys
+// older than DeliveryKeyTTL.
+func (m *Maintenance) prune(ctx context.Context, now time.Time) {
+	if n, err := m.Queue.PruneCompleted(ctx, now.Add(-m.Retention)); err != nil {
+		m.Log.Error("prune", "err", err)
+	} else if n > 0 {
+		m.Log.Info("pruned completed jobs", "jobs", n, "olderThan", m.Retention)
+	}
+	if n, err := m.Queue.PruneDeliveries(ctx, now.Add(-DeliveryKeyTTL)); err != nil {
+		m.Log.Error("prune", "err", err)
+	} else if n > 0 {
+		m.Log.Info("pruned delivery keys", "keys", n, "olderThan", DeliveryKeyTTL)
 	}
 }
 
