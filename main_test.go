@@ -418,11 +418,11 @@ func TestActivityScoringEndToEnd(t *testing.T) {
 	}
 
 	// Re-running the same processingId changes nothing.
-	applied, err := a.store.RecordActivity(context.Background(), ActivityRecord{
+	out, err := a.store.RecordActivities(context.Background(), []ActivityRecord{{
 		ProcessingID: like, UserID: "user-42", Action: "like", Points: 8, At: time.Now(),
-	})
-	if err != nil || applied {
-		t.Fatalf("re-run: applied=%v err=%v, want a no-op", applied, err)
+	}})
+	if err != nil || out[0] != (ActivityOutcome{}) {
+		t.Fatalf("re-run: %+v err=%v, want a no-op", out, err)
 	}
 	if s := queryInt(t, db, `SELECT engagement_score FROM users WHERE id = 'user-42'`); s != 18 {
 		t.Errorf("after a re-run engagement_score %d, want 18", s)
