@@ -19,34 +19,37 @@ import (
 // clients (-cpu sets GOMAXPROCS; RunParallel uses 16 clients per CPU).
 // Workers are off: this is the accept path alone.
 func BenchmarkEnqueueHTTP(b *testing.B) {
-	cfg, err := LoadConfig(testEnv(b, nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Close()
+	app, _ := openApp(b, nil)
 	srv := httptest.NewServer(app.Handler())
 	defer srv.Close()
 	transport := &http.Transport{MaxIdleConnsPerHost: 1024}
 	client := &http.Client{Transport: transport}
 	var seq atomic.Int64
-	b.SetParallelism(16)
+	measureParallel(b, 16, "webhooks/s", func() error {
+		body := fmt.Sprintf(`{"userId":"user-%d","action":"like","targetId":"post-1","targetType":"post"}`, seq.Add(1)%1000)
+		if status := postWebhook(client, srv.URL+"/api/activity/score", testSecret, body); status != "200" {
+			return fmt.Errorf("status %s", status)
+		}
+		return nil
+	})
+}
+
+// measureParallel runs op b.N times from parallelism goroutines per CPU
+// and reports the rate, in unit, and the CPU time per op.
+func measureParallel(b *testing.B, parallelism int, unit string, op func() error) {
 	cpu := cpuTime()
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			body := fmt.Sprintf(`{"userId":"user-%d","action":"like","targetId":"post-1","targetType":"post"}`, seq.Add(1)%1000)
-			if status := postWebhook(client, srv.URL+"/api/activity/score", testSecret, body); status != "200" {
-				b.Errorf("status %s", status)
+			if err := op(); err != nil {
+				b.Error(err)
 				return
 			}
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
 	reportCPU(b, cpu)
 }
 
@@ -127,15 +130,7 @@ func BenchmarkActivityDrain(b *testing.B) {
 }
 
 func benchDrain(b *testing.B) {
-	cfg, err := LoadConfig(testEnv(b, nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Close()
+	app, _ := openApp(b, nil)
 	queueActivities(b, app.queue, b.N)
 	stop, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -225,56 +220,29 @@ func benchEnqueue(b *testing.B, t Tuning) {
 	}
 	payload := []byte(`{"userId":"00000000-0000-4000-8000-000000000001","action":"like","targetId":"20000000-0000-4000-8000-000000000001","targetType":"post","occurredAt":"2026-11-28T12:00:00Z"}`)
 	var seq atomic.Int64
-	cpu := cpuTime()
-	b.SetParallelism(32) // 64 writers on 2 CPUs
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			now := time.Now()
-			id := newProcessingID("activity", "u", now) + strconv.FormatInt(seq.Add(1), 10)
-			if err := q.Enqueue(context.Background(), QueueActivity, id, payload, now); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	measureParallel(b, 32, "enqueues/s", func() error { // 64 writers on 2 CPUs
+		now := time.Now()
+		id := newProcessingID("activity", "u", now) + strconv.FormatInt(seq.Add(1), 10)
+		return q.Enqueue(context.Background(), QueueActivity, id, payload, now)
 	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
-	reportCPU(b, cpu)
 }
 
 // BenchmarkAcceptHandler measures the server's share of a webhook without
 // the network: the handler called directly by 64 goroutines, durable
 // group commits included. -benchmem shows the allocations per webhook.
 func BenchmarkAcceptHandler(b *testing.B) {
-	cfg, err := LoadConfig(testEnv(b, nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Close()
+	app, _ := openApp(b, nil)
 	h := app.Handler()
 	body := `{"userId":"00000000-0000-4000-8000-000000000001","action":"like","targetId":"20000000-0000-4000-8000-000000000001","targetType":"post"}`
-	cpu := cpuTime()
-	b.SetParallelism(32)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := httptest.NewRequest(http.MethodPost, "/api/activity/score", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("x-webhook-secret", testSecret)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				b.Errorf("status %d: %s", rec.Code, rec.Body)
-				return
-			}
+	measureParallel(b, 32, "webhooks/s", func() error {
+		req := httptest.NewRequest(http.MethodPost, "/api/activity/score", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-webhook-secret", testSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("status %d: %s", rec.Code, rec.Body)
 		}
+		return nil
 	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
-	reportCPU(b, cpu)
 }

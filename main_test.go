@@ -73,6 +73,22 @@ func startAppWith(t testing.TB, cfg Config) *testApp {
 	return &testApp{App: app, URL: srv.URL, client: srv.Client()}
 }
 
+// openApp opens a hookd without serving or running workers; it is closed
+// when the test ends.
+func openApp(t testing.TB, overrides map[string]string) (*App, Config) {
+	t.Helper()
+	cfg, err := LoadConfig(testEnv(t, overrides))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := OpenApp(context.Background(), cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app, cfg
+}
+
 func testLogger() *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))

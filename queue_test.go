@@ -272,15 +272,7 @@ func TestCountsSurvivePruning(t *testing.T) {
 // A job whose lease expires while its worker is stuck runs again, and its
 // effect is applied once: the stuck worker's late write and ack are no-ops.
 func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
-	cfg, err := LoadConfig(testEnv(t, map[string]string{"JOB_LEASE": "1s"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app, cfg := openApp(t, map[string]string{"JOB_LEASE": "1s"})
 	proc := &Processor{Store: app.store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now}
 
 	release := make(chan struct{})
@@ -342,15 +334,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 // Activity jobs are scored a batch at a time: a job that cannot succeed
 // fails alone, and its batch-mates complete.
 func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
-	cfg, err := LoadConfig(testEnv(t, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app, cfg := openApp(t, nil)
 	ctx := context.Background()
 	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	payloads := []string{
