@@ -32,6 +32,7 @@ const (
 	weightShortener     = 2
 	weightMalformedLink = 2
 	weightUserInfo      = 3
+	weightEscapedHost   = 3
 	weightLongLink      = 2
 	weightBlockedDomain = BlockThreshold
 )
@@ -125,7 +126,7 @@ func DomainBlocklist(extra []string) []string {
 // AnalyzeLink returns the rules one link breaks, in a stable order. A link
 // without a scheme ("www.example.com") is read as http, and backslashes as
 // slashes, as browsers do. Rules: a scheme other than http(s), a malformed
-// link, a link over maxLinkLength, user info before the host
+// link, a link over maxLinkLength, a percent-encoded host, user info before the host
 // ("https://paypal.com@evil.example/"), an IP address host in any notation
 // browsers accept (dotted, IPv6, or decimal, hex and octal forms such as
 // http://0x7f000001/), punycode, non-ASCII or mixed-script hosts, URL
@@ -144,7 +145,7 @@ func AnalyzeLink(link string, blocklist []string) []LinkFinding {
 	if scheme != "http" && scheme != "https" {
 		return append(out, LinkFinding{"link scheme not allowed: " + scheme + ":", weightBadScheme})
 	}
-	u, err := url.Parse(link)
+	u, escaped, err := parseLink(link)
 	host := ""
 	if err == nil {
 		host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
@@ -152,10 +153,35 @@ func AnalyzeLink(link string, blocklist []string) []LinkFinding {
 	if host == "" {
 		return append(out, LinkFinding{"malformed link: " + quoteLink(link), weightMalformedLink})
 	}
+	if escaped {
+		out = append(out, LinkFinding{"percent-encoded host: " + host, weightEscapedHost})
+	}
 	if u.User != nil {
 		out = append(out, LinkFinding{"link hides its host behind user info: " + host, weightUserInfo})
 	}
 	return append(out, hostFindings(host, blocklist)...)
+}
+
+// parseLink parses an http(s) link. Browsers decode percent escapes in
+// the host ("https://%62it.ly" is bit.ly) where url.Parse refuses them, so
+// on failure the authority is decoded and the link parsed again; escaped
+// reports that this was needed.
+func parseLink(link string) (u *url.URL, escaped bool, err error) {
+	u, err = url.Parse(link)
+	if err == nil {
+		return u, false, nil
+	}
+	scheme, rest, _ := strings.Cut(link, "://")
+	authority, path, _ := strings.Cut(rest, "/")
+	decoded, uerr := url.PathUnescape(authority)
+	if uerr != nil || decoded == authority {
+		return nil, false, fmt.Errorf("parse link: %w", err)
+	}
+	u, err = url.Parse(scheme + "://" + decoded + "/" + path)
+	if err != nil {
+		return nil, false, fmt.Errorf("parse link: %w", err)
+	}
+	return u, true, nil
 }
 
 // hostFindings returns the rules a link's host breaks.
@@ -228,8 +254,6 @@ func parseIPPart(s string) (uint64, bool) {
 	switch {
 	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
 		s, base = s[2:], 16
-	case s == "0x" || s == "0X":
-		return 0, true
 	case len(s) > 1 && s[0] == '0':
 		s, base = s[1:], 8
 	}

@@ -188,7 +188,7 @@ func listLines(r io.Reader, each func(n int, head, phrase string) error) error {
 		}
 		head, phrase, _ := strings.Cut(line, " ")
 		phrase = strings.TrimSpace(phrase)
-		if phrase == "" || NormalizeText(phrase) == "" {
+		if !strings.ContainsFunc(NormalizeText(phrase), isWordRune) {
 			return fmt.Errorf("line %d: want a weight or category, then a phrase; got %q", n, line)
 		}
 		if err := each(n, head, phrase); err != nil {
@@ -489,6 +489,8 @@ var (
 // checkContacts records a phone number or a wallet address in a post that
 // also talks money: the shape of advance-fee and crypto scams. A recruiter's
 // phone number next to a salary does not fire: "salary" is no money word.
+// A phone number must stand apart from letters and digits, so the digits
+// inside a wallet address or a hash are none.
 func (v *verdict) checkContacts(content, normalized string) {
 	if !slices.ContainsFunc(moneyWords, func(w string) bool { return containsWord(normalized, w) }) {
 		return
@@ -496,7 +498,9 @@ func (v *verdict) checkContacts(content, normalized string) {
 	if walletPattern.MatchString(content) {
 		v.add("crypto wallet address with money talk", weightContactMoney)
 	}
-	if phonePattern.MatchString(content) {
+	if slices.ContainsFunc(phonePattern.FindAllStringIndex(content, -1), func(m []int) bool {
+		return !isWordRune(runeBefore(content, m[0])) && !isWordRune(runeAt(content, m[1]))
+	}) {
 		v.add("phone number with money talk", weightContactMoney)
 	}
 }

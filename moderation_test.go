@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -463,4 +466,171 @@ func TestLabelledCorpus(t *testing.T) {
 	if falsePos > 0 || recall < 0.9 {
 		t.Errorf("precision %.3f (%d clean flagged, want 0), recall %.3f (want ≥ 0.90)", precision, falsePos, recall)
 	}
+}
+
+func TestTextHeuristics(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    []string
+	}{
+		{"emoji flood in a row", "🔥🔥🔥🔥🔥🔥🔥🔥 deal", []string{"emoji flood: 8 emoji"}},
+		{"emoji flood spread out", "🚀 a 🚀 b 🚀 c 🚀 d 🚀 e 🚀 f 🚀 g 🚀 h 🚀 i 🚀", []string{"emoji flood: 10 emoji"}},
+		{"a few emoji", "Congrats 🎉🎉🎉 team 👏👏", nil},
+		{"emoji joined with ZWJ count as a run", "👨\u200d💻👨\u200d💻👨\u200d💻👨\u200d💻", []string{"emoji flood: 8 emoji"}},
+		{"repeated punctuation mixed", "Really?!? yes", []string{"repeated punctuation"}},
+		{"two marks are fine", "Hired!! Thanks?!", nil},
+		{"stretched word", "sooooo good", []string{"repeated characters"}},
+		{"dots and dashes are layout", "Menu ........ 12€ ------", nil},
+		{"phone with money talk", "Earn big, call +44 7911 123456", []string{"phone number with money talk"}},
+		{"French phone with money talk", "Gagnez vite : 06.12.34.56.78", []string{"phone number with money talk"}},
+		{"phone without money talk", "Call HR at +44 7911 123456, salary 50k", nil},
+		{"Bitcoin wallet with money talk", "Send BTC to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", []string{"crypto wallet address with money talk"}},
+		{"Ethereum wallet with money talk", "crypto: 0x52908400098527886E0F7030069857D2E4169EE7", []string{"crypto wallet address with money talk"}},
+		{"wallet-like hash without money talk", "commit 0x52908400098527886E0F7030069857D2E4169EE7 fixed it", nil},
+	}
+	for _, tt := range tests {
+		if got := moderate(PostContent{Content: tt.content}, nil); !slices.Equal(got.Reasons, tt.want) {
+			t.Errorf("%s: reasons %q, want %q", tt.name, got.Reasons, tt.want)
+		}
+	}
+}
+
+func TestRepeatedLink(t *testing.T) {
+	link := "https://jobs.example/a"
+	three := moderate(PostContent{Content: strings.Repeat(link+" ", 3)}, nil)
+	if three.Status != StatusFlagged || !slices.Equal(three.Reasons, []string{"same link repeated 3 times: " + link}) {
+		t.Errorf("three times: %+v", three)
+	}
+	mirrored := moderate(PostContent{Content: link + " and again " + link, Links: []string{link, link}}, nil)
+	if mirrored.Flagged() {
+		t.Errorf("twice in content, mirrored in links: %+v, want approved", mirrored)
+	}
+}
+
+func TestParseWordLists(t *testing.T) {
+	spam, err := ParseSpamList(strings.NewReader("# comment\n\n  5 Double   your MONEY \n3 fr-ee\n"))
+	if err != nil || len(spam) != 2 || spam[0].Phrase != "Double   your MONEY" || spam[0].Weight != 5 || !slices.Equal(spam[0].keys, []string{"double your money", "doubleyourmoney"}) {
+		t.Errorf("ParseSpamList = %+v, %v", spam, err)
+	}
+	hate, err := ParseHateList(strings.NewReader("slur foo\nincitement burn the\nincitement ban\ntarget bars\ntarget cafés\n"))
+	var keys []string
+	for _, h := range hate {
+		keys = append(keys, h.Category+":"+h.keys[0])
+	}
+	want := []string{"slur:foo", "incitement:burn the bars", "incitement:burn the cafes", "incitement:ban bars", "incitement:ban cafes"}
+	if err != nil || !slices.Equal(keys, want) {
+		t.Errorf("ParseHateList = %q, %v; want %q", keys, err, want)
+	}
+	for name, bad := range map[string]struct {
+		parse func(string) error
+		text  string
+	}{
+		"weight not a number":   {spamParse, "lots free money"},
+		"weight below the flag": {spamParse, "1 free money"},
+		"no phrase":             {spamParse, "4"},
+		"phrase of punctuation": {spamParse, "4 !!!"},
+		"unknown category":      {hateParse, "rude word"},
+		"incitement, no target": {hateParse, "incitement kill all"},
+		"target, no incitement": {hateParse, "target people"},
+		"error names its line":  {spamParse, "4 ok\n# c\nx bad"},
+	} {
+		err := bad.parse(bad.text)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		} else if name == "error names its line" && !strings.Contains(err.Error(), "line 3") {
+			t.Errorf("%s: %v, want line 3", name, err)
+		}
+	}
+}
+
+func spamParse(s string) error { _, err := ParseSpamList(strings.NewReader(s)); return err }
+func hateParse(s string) error { _, err := ParseHateList(strings.NewReader(s)); return err }
+
+func TestLoadWordListsFromDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "spam_jobs.txt", "# extra spam\n6 pay to apply\n")
+	writeFile(t, dir, "hate_extra.txt", "slur zorglub\n")
+	lists, err := LoadWordLists(dir)
+	if err != nil {
+		t.Fatalf("LoadWordLists: %v", err)
+	}
+	builtin := BuiltinWordLists()
+	if len(lists.Spam) != len(builtin.Spam)+1 || len(lists.Hate) != len(builtin.Hate)+1 {
+		t.Errorf("lists: %d spam, %d hate; want built-in + 1 each", len(lists.Spam), len(lists.Hate))
+	}
+	m := NewModerator(lists, nil)
+	if got := m.Moderate(PostContent{Content: "P4Y T0 4PPLY for this job"}, ImageReport{}); got.Status != StatusFlagged || got.Reasons[0] != "spam phrase: 'pay to apply'" {
+		t.Errorf("extra spam phrase: %+v", got)
+	}
+	if got := m.Moderate(PostContent{Content: "you zorglub"}, ImageReport{}); got.Status != StatusBlocked {
+		t.Errorf("extra hate term: %+v", got)
+	}
+	if got := m.Moderate(PostContent{Content: "Free money"}, ImageReport{}); !got.Flagged() {
+		t.Errorf("built-in phrase lost: %+v", got)
+	}
+}
+
+func TestLoadWordListsErrors(t *testing.T) {
+	for name, files := range map[string]map[string]string{
+		"bad line":          {"spam_x.txt": "4 fine\nnope\n"},
+		"unknown list name": {"words.txt": "4 free money\n"},
+		"no list":           {"README.md": "hello"},
+	} {
+		dir := t.TempDir()
+		for f, text := range files {
+			writeFile(t, dir, f, text)
+		}
+		if _, err := LoadWordLists(dir); err == nil || !strings.Contains(err.Error(), dir) {
+			t.Errorf("%s: err = %v, want one naming %s", name, err, dir)
+		}
+	}
+	if _, err := LoadWordLists(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing directory: no error")
+	}
+}
+
+// A bad MODERATION_WORDLIST_DIR stops hookd at start.
+func TestOpenAppRefusesBadWordLists(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "spam_x.txt", "zero free money\n")
+	cfg, err := LoadConfig(testEnv(t, map[string]string{"MODERATION_WORDLIST_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app, err := OpenApp(context.Background(), cfg, testLogger()); err == nil {
+		app.Close()
+		t.Fatal("OpenApp accepted a malformed word list")
+	} else if !strings.Contains(err.Error(), "spam_x.txt") || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("error %q should name the file and line", err)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzModerate: moderation never panics on any post, is deterministic, and
+// always answers one of the three statuses, with reasons for any status but
+// approved.
+func FuzzModerate(f *testing.F) {
+	f.Add("Free money!!! click here", "https://bit.ly/x", "https://cdn.example/a.jpg", "LIKELY")
+	f.Add("k i l l  a l l  j e w s", "javascript:alert(1)", "http://127.0.0.1/a.png", "VERY_LIKELY")
+	f.Add("🔥🔥🔥🔥🔥🔥🔥🔥 +44 7911 123456 earn", "http://0x7f000001/", "https://localhost/", "bogus")
+	f.Add("\u202e\u200b\xff", "https://paypal.com@evil.example/", "", "")
+	m := NewModerator(BuiltinWordLists(), []string{"evil.example"})
+	f.Fuzz(func(t *testing.T, content, link, image, likelihood string) {
+		post := PostContent{Content: content, Links: []string{link}, Images: []string{image}}
+		report := ImageReport{Enabled: true, Verdicts: []ImageVerdict{{URL: image, Adult: likelihood, Racy: likelihood}}}
+		got := m.Moderate(post, report)
+		if again := m.Moderate(post, report); !slices.Equal(got.Reasons, again.Reasons) || got.Status != again.Status {
+			t.Fatalf("not deterministic: %+v then %+v", got, again)
+		}
+		if !slices.Contains([]string{StatusApproved, StatusFlagged, StatusBlocked}, got.Status) || (got.Flagged() && len(got.Reasons) == 0) {
+			t.Fatalf("verdict %+v", got)
+		}
+	})
 }

@@ -107,7 +107,7 @@ func (c *VisionClient) SafeSearch(ctx context.Context, urls []string) ([]ImageVe
 	for batch := range slices.Chunk(urls, visionBatchSize) {
 		verdicts, err := c.annotate(ctx, batch)
 		if err != nil {
-			return nil, fmt.Errorf("vision safe search: %s", c.redact(err.Error()))
+			return nil, c.redact(fmt.Errorf("vision safe search: %w", err))
 		}
 		out = append(out, verdicts...)
 	}
@@ -180,12 +180,22 @@ func decodeVisionReply(raw []byte, urls []string) ([]ImageVerdict, error) {
 	return out, nil
 }
 
-// redact removes the API key from a message.
-func (c *VisionClient) redact(msg string) string {
-	if c.APIKey == "" {
-		return msg
+// redactedError is an error whose message had the API key removed; the
+// original stays reachable for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+// redact removes the API key from err's message.
+func (c *VisionClient) redact(err error) error {
+	if c.APIKey == "" || !strings.Contains(err.Error(), c.APIKey) {
+		return err
 	}
-	return strings.ReplaceAll(msg, c.APIKey, "[redacted]")
+	return redactedError{msg: strings.ReplaceAll(err.Error(), c.APIKey, "[redacted]"), err: err}
 }
 
 // shorten trims a message to visionMaxErrorMsg bytes on a rune boundary.
