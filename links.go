@@ -126,11 +126,11 @@ func DomainBlocklist(extra []string) []string {
 // AnalyzeLink returns the rules one link breaks, in a stable order. A link
 // without a scheme ("www.example.com") is read as http, and backslashes as
 // slashes, as browsers do. Rules: a scheme other than http(s), a malformed
-// link, a link over maxLinkLength, a percent-encoded host, user info before the host
-// ("https://paypal.com@evil.example/"), an IP address host in any notation
-// browsers accept (dotted, IPv6, or decimal, hex and octal forms such as
-// http://0x7f000001/), punycode, non-ASCII or mixed-script hosts, URL
-// shorteners, and hosts in blocklist, subdomains included.
+// link, a link over maxLinkLength, a percent-encoded host, user info before
+// the host ("https://paypal.com@evil.example/"), an IP address host in any
+// notation browsers accept (dotted, IPv6, or decimal, hex and octal forms
+// such as http://0x7f000001/), punycode, non-ASCII or mixed-script hosts,
+// URL shorteners, and hosts in blocklist, subdomains included.
 func AnalyzeLink(link string, blocklist []string) []LinkFinding {
 	link = cleanLink(link)
 	var out []LinkFinding

@@ -13,7 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -136,7 +136,7 @@ func LoadWordLists(dir string) (WordLists, error) {
 
 // readWordListDir parses the *.txt lists of dir in fsys, in name order.
 func readWordListDir(fsys fs.FS, dir string) (WordLists, error) {
-	names, err := fs.Glob(fsys, filepath.ToSlash(filepath.Join(dir, "*.txt")))
+	names, err := fs.Glob(fsys, path.Join(dir, "*.txt"))
 	if err != nil {
 		return WordLists{}, fmt.Errorf("list word lists: %w", err)
 	}
@@ -156,7 +156,7 @@ func (lists *WordLists) readFile(fsys fs.FS, name string) error {
 		return fmt.Errorf("open word list: %w", err)
 	}
 	defer f.Close()
-	base := filepath.Base(name)
+	base := path.Base(name)
 	switch {
 	case strings.HasPrefix(base, "spam"):
 		spam, err := ParseSpamList(f)
@@ -170,6 +170,7 @@ func (lists *WordLists) readFile(fsys fs.FS, name string) error {
 	return fmt.Errorf("%s: a word list's name must start with spam or hate", base)
 }
 
+// wrapListError prefixes a list's parse error with the file name.
 func wrapListError(name string, err error) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -177,21 +178,23 @@ func wrapListError(name string, err error) error {
 	return nil
 }
 
-// listLines yields the meaningful lines of a list as (line number, first
-// field, rest), skipping blanks and # comments.
-func listLines(r io.Reader, each func(n int, head, phrase string) error) error {
+// listLines calls each with the first field and the rest of every line of
+// a list, skipping blanks and # comments; errors name the line.
+func listLines(r io.Reader, each func(head, phrase string) error) error {
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		head, phrase, _ := strings.Cut(line, " ")
-		phrase = strings.TrimSpace(phrase)
+		head, phrase := line, ""
+		if i := strings.IndexFunc(line, unicode.IsSpace); i > 0 {
+			head, phrase = line[:i], strings.TrimSpace(line[i:])
+		}
 		if !strings.ContainsFunc(NormalizeText(phrase), isWordRune) {
 			return fmt.Errorf("line %d: want a weight or category, then a phrase; got %q", n, line)
 		}
-		if err := each(n, head, phrase); err != nil {
+		if err := each(head, phrase); err != nil {
 			return fmt.Errorf("line %d: %w", n, err)
 		}
 	}
@@ -205,7 +208,7 @@ func listLines(r io.Reader, each func(n int, head, phrase string) error) error {
 // weight an integer from FlagThreshold to 100.
 func ParseSpamList(r io.Reader) ([]SpamPhrase, error) {
 	var out []SpamPhrase
-	err := listLines(r, func(_ int, head, phrase string) error {
+	err := listLines(r, func(head, phrase string) error {
 		w, err := strconv.Atoi(head)
 		if err != nil || w < FlagThreshold || w > 100 {
 			return fmt.Errorf("weight %q: want an integer from %d to 100", head, FlagThreshold)
@@ -221,7 +224,7 @@ func ParseSpamList(r io.Reader) ([]SpamPhrase, error) {
 func ParseHateList(r io.Reader) ([]HateTerm, error) {
 	var out []HateTerm
 	var incitements, targets []string
-	err := listLines(r, func(_ int, category, phrase string) error {
+	err := listLines(r, func(category, phrase string) error {
 		switch category {
 		case "incitement":
 			incitements = append(incitements, phrase)

@@ -509,7 +509,7 @@ func TestRepeatedLink(t *testing.T) {
 }
 
 func TestParseWordLists(t *testing.T) {
-	spam, err := ParseSpamList(strings.NewReader("# comment\n\n  5 Double   your MONEY \n3 fr-ee\n"))
+	spam, err := ParseSpamList(strings.NewReader("# comment\n\n  5 Double   your MONEY \n3\tfr-ee\n"))
 	if err != nil || len(spam) != 2 || spam[0].Phrase != "Double   your MONEY" || spam[0].Weight != 5 || !slices.Equal(spam[0].keys, []string{"double your money", "doubleyourmoney"}) {
 		t.Errorf("ParseSpamList = %+v, %v", spam, err)
 	}

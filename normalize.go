@@ -10,8 +10,6 @@ import (
 	"unicode"
 
 	"golang.org/x/text/cases"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -75,23 +73,17 @@ func normalizeWith(s string, one rune) string {
 
 // unicodeFold applies NFKC and case folding, then removes combining marks
 // and format characters (zero-width spaces and joiners, bidi controls, soft
-// hyphens, byte order marks). Invalid UTF-8 reads as U+FFFD. A fresh
-// transformer chain is built per call: casers are not safe to share.
+// hyphens, byte order marks). Invalid UTF-8 reads as U+FFFD. A fresh caser
+// is made per call: casers are not safe to share between goroutines.
 func unicodeFold(s string) string {
-	strip := runes.Remove(runes.Predicate(func(r rune) bool {
-		return unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r)
-	}))
-	chain := transform.Chain(norm.NFKC, cases.Fold(), norm.NFD, strip, norm.NFC)
-	out, _, err := transform.String(chain, strings.ToValidUTF8(s, "\uFFFD"))
-	if err != nil {
-		return strings.Map(func(r rune) rune {
-			if unicode.Is(unicode.Cf, r) {
-				return -1
-			}
-			return unicode.ToLower(r)
-		}, s)
-	}
-	return out
+	s = cases.Fold().String(norm.NFKC.String(strings.ToValidUTF8(s, "\uFFFD")))
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, norm.NFD.String(s))
+	return norm.NFC.String(s)
 }
 
 // foldRune reads typographic apostrophes as plain ones and lookalike

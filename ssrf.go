@@ -37,9 +37,9 @@ var nonPublicPrefixes = []netip.Prefix{
 
 // Outbound connection limits.
 const (
-	maxRedirects       = 3
-	dialTimeout        = 5 * time.Second
-	tlsHandshakeTimout = 5 * time.Second
+	maxRedirects        = 3
+	dialTimeout         = 5 * time.Second
+	tlsHandshakeTimeout = 5 * time.Second
 )
 
 // IsPublicIP reports whether ip may be connected to: not private, loopback,
@@ -85,7 +85,7 @@ func NewSafeHTTPClient(timeout time.Duration) *http.Client {
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           NewSafeDialer().DialContext,
-		TLSHandshakeTimeout:   tlsHandshakeTimout,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ResponseHeaderTimeout: timeout,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   16,

@@ -135,3 +135,20 @@ func TestCheckRedirect(t *testing.T) {
 		t.Error("fourth redirect followed")
 	}
 }
+
+// The outbound client has a whole-request timeout, header and handshake
+// timeouts, and ignores proxy settings from the environment.
+func TestSafeHTTPClientSettings(t *testing.T) {
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+	c := NewVisionClient("https://vision.example/v1/images:annotate", testVisionKey).HTTP
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok || c.Timeout != visionTimeout || tr.ResponseHeaderTimeout != visionTimeout || tr.TLSHandshakeTimeout <= 0 || c.CheckRedirect == nil {
+		t.Fatalf("client %+v, transport %+v", c, tr)
+	}
+	if tr.Proxy != nil {
+		t.Error("the outbound client uses a proxy: the dialer would check the proxy, not the target")
+	}
+	if err := refuseNonPublic("tcp", "8.8.8.8:443", nil); err != nil {
+		t.Errorf("public address refused: %v", err)
+	}
+}

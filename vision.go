@@ -42,7 +42,7 @@ func likelihoodRank(s string) int { return slices.Index(likelihoods, s) }
 
 // Vision request limits.
 const (
-	visionBatchSize   = 16 // images per images:annotate request, Google's advice for URIs
+	visionBatchSize   = 16 // images per images:annotate request: Google's limit
 	visionTimeout     = 15 * time.Second
 	visionMaxReply    = 4 << 20 // bytes of response read at most
 	visionMaxErrorMsg = 200     // bytes of an error message kept in a reason
