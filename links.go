@@ -74,10 +74,10 @@ type PostLink struct {
 // PostLinks returns the links of p.Links and those written in p.Content,
 // cleaned and deduplicated, in order of appearance.
 func PostLinks(p PostContent) []PostLink {
-	inContent := countLinks(contentLinkPattern.FindAllString(p.Content, -1))
-	inList := countLinks(p.Links)
+	found := contentLinkPattern.FindAllString(p.Content, -1)
+	inContent, inList := countLinks(found), countLinks(p.Links)
 	var out []PostLink
-	for _, link := range slices.Concat(p.Links, contentLinkPattern.FindAllString(p.Content, -1)) {
+	for _, link := range slices.Concat(p.Links, found) {
 		link = cleanLink(link)
 		if link == "" || slices.ContainsFunc(out, func(l PostLink) bool { return l.URL == link }) {
 			continue

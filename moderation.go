@@ -261,16 +261,47 @@ func phraseKeys(phrase string) []string {
 	return []string{key}
 }
 
-// matches reports whether one of keys occurs as whole words in one of forms.
-func matches(forms, keys []string) bool {
-	for _, form := range forms {
-		for _, key := range keys {
-			if containsWord(form, key) {
-				return true
-			}
+// postText is a post's text in the forms phrases are matched in, with the
+// set of its words: a phrase whose first word is not in the set cannot
+// occur, which rules most phrases out with one map lookup.
+type postText struct {
+	forms []string
+	words map[string]bool
+}
+
+// newPostText normalises content for matching.
+func newPostText(content string) postText {
+	t := postText{forms: NormalizedForms(content), words: make(map[string]bool)}
+	for _, form := range t.forms {
+		for _, w := range strings.FieldsFunc(form, func(r rune) bool { return !isWordRune(r) }) {
+			t.words[w] = true
+		}
+	}
+	return t
+}
+
+// has reports whether one of keys occurs as whole words in one of the forms.
+func (t postText) has(keys []string) bool {
+	for _, key := range keys {
+		if first := leadingWord(key); first != "" && !t.words[first] {
+			continue
+		}
+		if slices.ContainsFunc(t.forms, func(form string) bool { return containsWord(form, key) }) {
+			return true
 		}
 	}
 	return false
+}
+
+// leadingWord returns the run of word characters that starts key, "" when
+// key starts with another character. Where containsWord finds key, that run
+// is a whole word of the text.
+func leadingWord(key string) string {
+	end := strings.IndexFunc(key, func(r rune) bool { return !isWordRune(r) })
+	if end < 0 {
+		return key
+	}
+	return key[:end]
 }
 
 // ---- Decision ----
@@ -378,20 +409,20 @@ func (v *verdict) moderation() Moderation {
 // checkText records the signals of the post's text. Hate is not spam: it
 // blocks the post without weighing in the spam score.
 func (v *verdict) checkText(content string, lists WordLists) {
-	forms := NormalizedForms(content)
+	text := newPostText(content)
 	for _, h := range lists.Hate {
-		if matches(forms, h.keys) {
+		if text.has(h.keys) {
 			v.block = true
 			v.add("hate term ("+h.Category+")", 0)
 		}
 	}
 	for _, sp := range lists.Spam {
-		if matches(forms, sp.keys) {
+		if text.has(sp.keys) {
 			v.add(fmt.Sprintf("spam phrase: '%s'", sp.Phrase), sp.Weight)
 		}
 	}
 	v.checkStyle(content)
-	v.checkContacts(content, forms[0])
+	v.checkContacts(content, text.forms[0])
 }
 
 // checkStyle records shouting, repeated letters and punctuation, and

@@ -328,9 +328,10 @@ func TestEveryHateTermBlocks(t *testing.T) {
 // labelledPost is one post of the labelled corpus: bad posts must be
 // flagged or blocked, clean ones approved.
 type labelledPost struct {
-	text  string
-	links []string
-	bad   bool
+	text    string
+	links   []string
+	bad     bool
+	evasion bool // bad, and no list phrase is in its text as written
 }
 
 // labelledCorpus holds real-looking newsfeed posts of a job board, in
@@ -385,17 +386,17 @@ var labelledCorpus = []labelledPost{
 	// Bad: spam, scams, hate, and evasions of each.
 	{bad: true, text: "Free money for everyone, click here now"},
 	{bad: true, text: "Make money fast from your couch, DM me"},
-	{bad: true, text: "FR33 M0N3Y!!! Only today"},
-	{bad: true, text: "f r e e  m o n e y for the first 100 people"},
-	{bad: true, text: "c.l.i.c.k h.e.r.e to claim"},
-	{bad: true, text: "fr\u200bee mo\u200cney, just sign up"},
-	{bad: true, text: "ｆｒｅｅ ｍｏｎｅｙ waiting for you"},
-	{bad: true, text: "frее mоney (Cyrillic letters inside)"},
+	{bad: true, evasion: true, text: "FR33 M0N3Y!!! Only today"},
+	{bad: true, evasion: true, text: "f r e e  m o n e y for the first 100 people"},
+	{bad: true, evasion: true, text: "c.l.i.c.k h.e.r.e to claim"},
+	{bad: true, evasion: true, text: "fr\u200bee mo\u200cney, just sign up"},
+	{bad: true, evasion: true, text: "ｆｒｅｅ ｍｏｎｅｙ waiting for you"},
+	{bad: true, evasion: true, text: "frее mоney (Cyrillic letters inside)"},
 	{bad: true, text: "Gagnez de l'argent depuis chez vous, sans diplôme"},
-	{bad: true, text: "G4GN3Z D3 L'4RG3NT f4c1l3ment"},
-	{bad: true, text: "a r g e n t  f a c i l e, écrivez-moi"},
+	{bad: true, evasion: true, text: "G4GN3Z D3 L'4RG3NT f4c1l3ment"},
+	{bad: true, evasion: true, text: "a r g e n t  f a c i l e, écrivez-moi"},
 	{bad: true, text: "Devenez riche en 30 jours avec ma méthode"},
-	{bad: true, text: "DEVENEZ RÎCHE grâce à la crypto, revenus passifs garantis"},
+	{bad: true, evasion: true, text: "DEVENEZ RÎCHE grâce à la crypto, r3venus pa$$ifs garantis"},
 	{bad: true, text: "Send bitcoin to 1BoatSLRHtKNngkdXEeobR76b53LETtpyT and double your money"},
 	{bad: true, text: "Invest $100, earn $5000 a week. WhatsApp +44 7911 123456"},
 	{bad: true, text: "Investissement crypto rentable, envoyez vos USDT à TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"},
@@ -411,25 +412,25 @@ var labelledCorpus = []labelledPost{
 	{bad: true, text: "🔥🔥🔥🔥🔥🔥💰💰💰💰 best deal ever 🔥🔥"},
 	{bad: true, text: "BUY FOLLOWERS NOW CHEAPEST PRICES!!!!! LIMITED OFFER!!!"},
 	{bad: true, text: "We should kill all immigrants"},
-	{bad: true, text: "K1LL 4LL J3WS"},
-	{bad: true, text: "k i l l  a l l  j e w s"},
+	{bad: true, evasion: true, text: "K1LL 4LL J3WS"},
+	{bad: true, evasion: true, text: "k i l l  a l l  j e w s"},
 	{bad: true, text: "Mort aux juifs"},
-	{bad: true, text: "m0rt aux 4rabes"},
+	{bad: true, evasion: true, text: "m0rt aux 4rabes"},
 	{bad: true, text: "Quelle sale race de ..."},
 	{bad: true, text: "heil hitler \u202esieg heil"},
 	{bad: true, text: "Ces gens sont des sous-hommes"},
-	{bad: true, text: "s\u0301ale ra\u0327ce"},
+	{bad: true, evasion: true, text: "s\u0301ale ra\u0327ce"},
 	{bad: true, text: "Gagnez de l’argent rapidement avec le trading, rendement garanti 30% par mois"},
 	{bad: true, text: "Cliquez ici pour recevoir votre cadeau gratuit"},
-	{bad: true, text: "Earn 💰 passive 1ncome while you sleep"},
-	{bad: true, text: "g.a.g.n.e.z de l'argent sans bouger"},
+	{bad: true, evasion: true, text: "Earn 💰 passive 1ncome while you sleep"},
+	{bad: true, evasion: true, text: "g.a.g.n.e.z de l'argent sans bouger"},
 	{bad: true, text: "FrEe-MoNeY, no strings attached"},
-	{bad: true, text: "Fréé mõnéy for students"},
-	{bad: true, text: "Cl1ck h3r3 for the job list"},
-	{bad: true, text: "ᶠʳᵉᵉ ᵐᵒⁿᵉʸ today only"},
-	{bad: true, text: "𝐟𝐫𝐞𝐞 𝐦𝐨𝐧𝐞𝐲 today only"},
-	{bad: true, text: "f\u00adree mo\u00adney today"},
-	{bad: true, text: "fr ee mo ney, ask me how"},
+	{bad: true, evasion: true, text: "Fréé mõnéy for students"},
+	{bad: true, evasion: true, text: "Cl1ck h3r3 for the job list"},
+	{bad: true, evasion: true, text: "ᶠʳᵉᵉ ᵐᵒⁿᵉʸ today only"},
+	{bad: true, evasion: true, text: "𝐟𝐫𝐞𝐞 𝐦𝐨𝐧𝐞𝐲 today only"},
+	{bad: true, evasion: true, text: "f\u00adree mo\u00adney today"},
+	{bad: true, evasion: true, text: "fr ee mo ney, ask me how"},
 	{bad: true, text: "Crypto giveaway 🚀 send 0.1 ETH to 0x52908400098527886E0F7030069857D2E4169EE7 and get 1 back"},
 }
 
@@ -438,12 +439,18 @@ var labelledCorpus = []labelledPost{
 // caught.
 func TestLabelledCorpus(t *testing.T) {
 	m := NewModerator(BuiltinWordLists(), nil)
-	var clean, bad, truePos, falsePos int
+	var clean, bad, evasions, evasionsCaught, truePos, falsePos int
 	for _, p := range labelledCorpus {
+		if p.evasion {
+			evasions++
+		}
 		got := m.Moderate(PostContent{Content: p.text, Links: p.links}, ImageReport{})
 		switch {
 		case p.bad && got.Flagged():
 			truePos++
+			if p.evasion {
+				evasionsCaught++
+			}
 		case p.bad:
 			t.Logf("missed bad post %q: %+v", p.text, got)
 		case got.Flagged():
@@ -461,8 +468,8 @@ func TestLabelledCorpus(t *testing.T) {
 	}
 	precision := float64(truePos) / float64(max(truePos+falsePos, 1))
 	recall := float64(truePos) / float64(bad)
-	t.Logf("labelled corpus: %d posts (%d clean, %d bad): precision %.3f, recall %.3f, %d clean flagged, %d bad missed",
-		len(labelledCorpus), clean, bad, precision, recall, falsePos, bad-truePos)
+	t.Logf("labelled corpus: %d posts (%d clean, %d bad, %d of them evasions): precision %.3f, recall %.3f (evasions %d/%d caught), %d clean flagged, %d bad missed",
+		len(labelledCorpus), clean, bad, evasions, precision, recall, evasionsCaught, evasions, falsePos, bad-truePos)
 	if falsePos > 0 || recall < 0.9 {
 		t.Errorf("precision %.3f (%d clean flagged, want 0), recall %.3f (want ≥ 0.90)", precision, falsePos, recall)
 	}
@@ -485,6 +492,7 @@ func TestTextHeuristics(t *testing.T) {
 		{"phone with money talk", "Earn big, call +44 7911 123456", []string{"phone number with money talk"}},
 		{"French phone with money talk", "Gagnez vite : 06.12.34.56.78", []string{"phone number with money talk"}},
 		{"phone without money talk", "Call HR at +44 7911 123456, salary 50k", nil},
+		{"known trade-off: a referral bonus with a phone is flagged for review", "Earn a 500 € referral bonus, call 06 12 34 56 78", []string{"phone number with money talk"}},
 		{"Bitcoin wallet with money talk", "Send BTC to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", []string{"crypto wallet address with money talk"}},
 		{"Ethereum wallet with money talk", "crypto: 0x52908400098527886E0F7030069857D2E4169EE7", []string{"crypto wallet address with money talk"}},
 		{"wallet-like hash without money talk", "commit 0x52908400098527886E0F7030069857D2E4169EE7 fixed it", nil},
@@ -633,4 +641,43 @@ func FuzzModerate(f *testing.F) {
 			t.Fatalf("verdict %+v", got)
 		}
 	})
+}
+
+// TestEvasionsNeedTheNormaliser keeps the corpus honest: its evasion posts
+// hold no list phrase as written (lowercased, as a naive filter would
+// read them), so catching them is the normaliser's doing.
+func TestEvasionsNeedTheNormaliser(t *testing.T) {
+	lists := BuiltinWordLists()
+	evasions := 0
+	for _, p := range labelledCorpus {
+		if !p.evasion {
+			continue
+		}
+		evasions++
+		text := strings.ToLower(p.text)
+		for _, sp := range lists.Spam {
+			if containsWord(text, strings.ToLower(sp.Phrase)) {
+				t.Errorf("evasion %q holds the spam phrase %q as written", p.text, sp.Phrase)
+			}
+		}
+		for _, h := range lists.Hate {
+			if containsWord(text, h.keys[0]) {
+				t.Errorf("evasion %q holds the hate term %q as written", p.text, h.keys[0])
+			}
+		}
+	}
+	if evasions < 15 {
+		t.Errorf("%d evasion posts, want at least 15", evasions)
+	}
+}
+
+// BenchmarkModerate times the decision on a typical clean bilingual post
+// with a link, without Vision.
+func BenchmarkModerate(b *testing.B) {
+	m := NewModerator(BuiltinWordLists(), nil)
+	p := PostContent{Content: "We're hiring a Senior Go developer in Paris! Salary 60-70k€, hybrid. Apply at https://acme.example/careers. " +
+		"Nous recrutons un(e) développeur(se) Python confirmé(e) à Lyon. Salaire 45-55k€ selon profil."}
+	for b.Loop() {
+		m.Moderate(p, ImageReport{})
+	}
 }
