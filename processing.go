@@ -112,8 +112,8 @@ func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 	return ModerationResult{m.Status, m.Flagged(), nonNil(m.Reasons)}, nil
 }
 
-// checkImages asks Vision about the post's images that may be sent to it
-// (see ImageURLProblem). A Vision failure is a transient error, so the queue
+// checkImages asks Vision about the post's distinct images that may be sent
+// to it (see ImageURLProblem). A Vision failure is a transient error, so the queue
 // retries the job; on the job's last attempt the post is decided without
 // images instead, and the report says they were not checked (SPEC §6).
 func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log *slog.Logger) (ImageReport, error) {
@@ -123,8 +123,8 @@ func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log
 	report := ImageReport{Enabled: true}
 	var send []string
 	for _, u := range images {
-		if ImageURLProblem(u) == "" {
-			send = append(send, strings.TrimSpace(u))
+		if u = strings.TrimSpace(u); ImageURLProblem(u) == "" && !slices.Contains(send, u) {
+			send = append(send, u)
 		}
 	}
 	if len(send) == 0 {

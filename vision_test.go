@@ -240,8 +240,8 @@ func TestModeratePostWithVision(t *testing.T) {
 		wantSent    []string
 	}{
 		{
-			name:       "safe image",
-			images:     []string{"https://cdn.example/cat.jpg"},
+			name:       "safe image, sent once",
+			images:     []string{"https://cdn.example/cat.jpg", " https://cdn.example/cat.jpg"},
 			wantStatus: StatusApproved,
 			wantSent:   []string{"https://cdn.example/cat.jpg"},
 		},
