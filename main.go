@@ -118,6 +118,8 @@ type App struct {
 	pg     *PostgresStore // nil in embedded mode
 	gate   *StoreGate
 	server *Server
+	mod    *Moderator
+	vision *VisionClient   // nil without GOOGLE_VISION_API_KEY
 	life   context.Context // ends at Close; bounds the gate's probing
 	end    context.CancelFunc
 }
@@ -141,6 +143,14 @@ func OpenApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 func (a *App) open(ctx context.Context) error {
+	lists, err := LoadWordLists(a.cfg.WordlistDir)
+	if err != nil {
+		return err
+	}
+	a.mod = NewModerator(lists, a.cfg.BlockedDomains)
+	if a.cfg.VisionAPIKey != "" {
+		a.vision = NewVisionClient(a.cfg.VisionEndpoint, a.cfg.VisionAPIKey)
+	}
 	q, err := OpenQueue(a.db, QueueOptions{Attempts: a.cfg.Attempts, Backoff: a.cfg.Backoff, Lease: a.cfg.Lease})
 	if err != nil {
 		return err
@@ -222,13 +232,14 @@ var batchSizes = map[string]int{QueueActivity: 64}
 // running when hard is cancelled are interrupted and released.
 func (a *App) RunWorkers(stop, hard context.Context) error {
 	p := &Processor{
-		Store:          a.store,
-		Log:            a.log,
-		MinMatchScore:  a.cfg.MinMatchScore,
-		Timezone:       a.cfg.Timezone,
-		OffPeak:        a.cfg.OffPeak,
-		BlockedDomains: a.cfg.BlockedDomains,
-		Now:            time.Now,
+		Store:         a.store,
+		Log:           a.log,
+		MinMatchScore: a.cfg.MinMatchScore,
+		Timezone:      a.cfg.Timezone,
+		OffPeak:       a.cfg.OffPeak,
+		Moderator:     a.mod,
+		Vision:        a.vision,
+		Now:           time.Now,
 	}
 	sizes := map[string]int{
 		QueueJobs:     a.cfg.JobConcurrency,
