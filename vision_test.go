@@ -344,7 +344,6 @@ func TestVisionRetriedThroughQueue(t *testing.T) {
 	}
 	a := startAppWith(t, cfg, func(app *App) { app.vision.HTTP = srv.Client() })
 	id := a.mustAccept(t, "/api/posts/moderate", `{"postId":"p-img","content":"Look at this","images":["https://cdn.example/adult.jpg"]}`)
-	a.wakeForRetry(t, id)
 	a.waitDrained(t)
 	st := a.status(t, id)
 	if st.State != "completed" || st.Attempts != 2 {
@@ -360,24 +359,6 @@ func TestVisionRetriedThroughQueue(t *testing.T) {
 	}
 }
 
-// wakeForRetry waits until the job's first attempt has failed and its retry
-// is scheduled, then wakes the post pool. queue.go schedules a retry without
-// waking the pools (Fail's retry branch acks with wake=false), so an idle
-// pool sleeps until the next webhook arrives; this stands in for that
-// webhook. Reported to the queue's owner; with the one-line fix the wake is
-// redundant and harmless.
-func (a *testApp) wakeForRetry(t *testing.T, processingID string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for st := a.status(t, processingID); st.State != "delayed"; st = a.status(t, processingID) {
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s: no retry scheduled after 10s: %+v", processingID, st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	a.queue.wake(QueuePosts)
-}
-
 // End to end: Vision down for good; after JOB_ATTEMPTS the post is decided
 // without images.
 func TestVisionOutageThroughQueue(t *testing.T) {
@@ -390,7 +371,6 @@ func TestVisionOutageThroughQueue(t *testing.T) {
 	}
 	a := startAppWith(t, cfg, func(app *App) { app.vision.HTTP = srv.Client() })
 	id := a.mustAccept(t, "/api/posts/moderate", `{"postId":"p-down","content":"We are hiring","images":["https://cdn.example/adult.jpg"]}`)
-	a.wakeForRetry(t, id)
 	a.waitDrained(t)
 	if st := a.status(t, id); st.State != "completed" || st.Attempts != 2 {
 		t.Errorf("job: state %s after %d attempts, want completed after 2", st.State, st.Attempts)
