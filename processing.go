@@ -181,7 +181,19 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 			out[i].Result = ActivityResult{recs[k].Points, recorded[k].Applied}
 		}
 	}
+	p.logScored(ctx, recs, recorded)
 	return out
+}
+
+// logScored logs each recorded activity at debug level.
+func (p *Processor) logScored(ctx context.Context, recs []ActivityRecord, recorded []ActivityOutcome) {
+	if !p.Log.Enabled(ctx, slog.LevelDebug) || len(recorded) != len(recs) {
+		return
+	}
+	for k, a := range recs {
+		p.Log.Debug("Activity scored", "processingId", a.ProcessingID, "userId", a.UserID,
+			"action", a.Action, "points", a.Points, "applied", recorded[k].Applied, "err", recorded[k].Err)
+	}
 }
 
 // activityRecord reads an activity job and prices its action.
