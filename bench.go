@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type BenchOptions struct {
 	C        int           // concurrent connections
 	Drain    bool          // wait until the queues have processed everything
 	JSON     bool          // print the report as one JSON object
+	Profile  string        // write a CPU profile of this process to this file
 }
 
 // BenchReport is what `hookd bench` prints.
@@ -82,6 +84,13 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if isTerminal(stderr) {
 		progress = stderr
 	}
+	if opt.Profile != "" {
+		stopProfile, err := startCPUProfile(opt.Profile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	rep, err := Bench(ctx, opt, progress)
 	if err != nil {
 		return err
@@ -104,6 +113,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (BenchOptions, error) {
 	fs.IntVar(&o.C, "c", 64, "concurrent connections")
 	fs.BoolVar(&o.Drain, "drain", false, "wait until the queues have processed everything sent")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as one JSON object")
+	fs.StringVar(&o.Profile, "cpuprofile", "", "write a CPU profile of this process (server too, when in-process) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -405,6 +415,21 @@ func printReport(w io.Writer, r BenchReport, asJSON bool) error {
 		fmt.Fprintf(w, "peak RSS: %.1f MiB (server and load generator)\n", r.PeakRSSMiB)
 	}
 	return nil
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // peakRSSMiB reads this process's high-water resident set (Linux).
