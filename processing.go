@@ -21,6 +21,10 @@ type Processor struct {
 	OffPeak        OffPeak
 	BlockedDomains []string
 	Now            func() time.Time
+	// Recorded, when set, is told of each activity whose store
+	// transaction inserted a new log row, after the commit (the
+	// leaderboard's feed). A re-run of a recorded job does not call it.
+	Recorded func(ActivityEvent)
 }
 
 // Handlers maps each queue to the function that processes its jobs.
@@ -134,6 +138,9 @@ func (p *Processor) ScoreActivity(ctx context.Context, j Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if applied && p.Recorded != nil {
+		p.Recorded(ActivityEvent{UserID: t.UserID, TargetType: t.TargetType, TargetID: t.TargetID, Points: points, At: t.OccurredAt})
+	}
 	p.Log.Debug("Activity scored", "processingId", j.ProcessingID, "userId", t.UserID,
 		"action", t.Action, "points", points, "applied", applied)
 	return ActivityResult{points, applied}, nil
@@ -148,9 +155,10 @@ func decodePayload(j Job, dst any) error {
 	return nil
 }
 
-func nonNil(s []string) []string {
+// nonNil makes an empty slice encode as [] rather than null.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
