@@ -108,7 +108,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 }
 
 // App is one hookd: the SQLite file, the queue, the results store, the
-// HTTP side and the worker pools.
+// leaderboard, the HTTP side and the worker pools.
 type App struct {
 	cfg    Config
 	log    *slog.Logger
