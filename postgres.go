@@ -352,7 +352,8 @@ func (s *PostgresStore) UserScores(ctx context.Context) ([]UserScore, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserScore, error) {
 		var u UserScore
-		return u, r.Scan(&u.UserID, &u.Score)
+		err := r.Scan(&u.UserID, &u.Score)
+		return u, err
 	})
 	if err != nil {
 		return nil, classifyPG(fmt.Errorf("read user scores: %w", err))

@@ -284,7 +284,8 @@ func (s *SQLiteStore) UserScores(ctx context.Context) ([]UserScore, error) {
 	}
 	return collectRows(rows, func(sc func(...any) error) (UserScore, error) {
 		var u UserScore
-		return u, sc(&u.UserID, &u.Score)
+		err := sc(&u.UserID, &u.Score)
+		return u, err
 	})
 }
 
