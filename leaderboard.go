@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,10 +28,10 @@ import (
 //
 // Workers never write to redka themselves. After an activity's store
 // transaction commits with a new log row, the Processor hands the event to
-// Record; one goroutine takes whatever events are pending and applies them
-// in one redka transaction (group commit, as sqlite.go's writer does for
-// hookd.db). redka is thus kept out of the HTTP path and out of the
-// workers' latency.
+// Record, which appends it to a buffer and returns; one goroutine takes
+// whatever events are pending and applies them in one redka transaction
+// (group commit, as sqlite.go's writer does for hookd.db). redka is thus
+// kept out of the HTTP path and out of the workers' latency.
 
 // Redka keys.
 const (
@@ -57,13 +58,23 @@ const maxTrendingHours = 48
 // for the leaderboard.
 var TrendingTypes = []string{"post", "job"}
 
-// maxLeaderboardBatch bounds how many events one redka transaction applies.
-const maxLeaderboardBatch = 4096
-
-// leaderboardLinger is the pause after each write, while the next batch
-// gathers: fewer, larger transactions cost the workers' CPU less, and the
-// leaderboard lags the store by about this much.
-const leaderboardLinger = time.Second
+// How the drainer gathers a batch. It looks at the buffer every
+// batchIdle and writes once no event came in since the last look, the
+// batch is batchMaxWait old, or it holds maxLeaderboardBatch events. Under
+// steady traffic a batch spans batchMaxWait: a user or target that recurs
+// within it is written once, so redka's cost per job falls as traffic
+// grows; when traffic stops, the leaderboard catches up within about two
+// batchIdle. Looking instead of being woken per event spares the workers
+// a goroutine wake-up each.
+const (
+	maxLeaderboardBatch = 8192
+	batchIdle           = 100 * time.Millisecond
+	batchMaxWait        = 3 * time.Second
+	// maxPendingEvents bounds the buffer while redka.db is slow or stuck;
+	// events beyond it are dropped and the leaderboard is rebuilt at the
+	// next start, rather than holding up the workers.
+	maxPendingEvents = 1 << 17
+)
 
 // redkaPragma is passed explicitly: a nil map would make redka choose its
 // own settings, and an empty one would set none.
@@ -129,7 +140,10 @@ type Leaderboard struct {
 	now  func() time.Time
 	path string
 
-	events  chan ActivityEvent
+	mu      sync.Mutex
+	pending []ActivityEvent // recorded, not yet taken by the drainer
+	closed  bool            // the drainer has taken its last batch
+	wake    chan struct{}   // signalled by the first event of a batch
 	ready   chan struct{}   // closed once the data is whole: clean at open, or rebuilt
 	closing context.Context // done once Close has begun
 	close   context.CancelFunc
@@ -164,7 +178,7 @@ func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*L
 	}
 	l := &Leaderboard{
 		db: db, log: log, now: now, path: path,
-		events:       make(chan ActivityEvent, maxLeaderboardBatch),
+		wake:         make(chan struct{}, 1),
 		ready:        make(chan struct{}),
 		stopped:      make(chan struct{}),
 		needsRebuild: missing || !clean,
@@ -338,24 +352,36 @@ func (b *bucketPoints) write(tx *redka.Tx) error {
 }
 
 // Record takes an event whose log row the store has just inserted. It
-// returns at once unless the drainer is a full batch behind.
+// never waits for redka.
 func (l *Leaderboard) Record(e ActivityEvent) {
 	l.recorded.Add(1)
-	select {
-	case l.events <- e:
-	case <-l.closing.Done():
-		l.dirty.Store(true)
-		l.settled.Add(1)
-		l.log.Error("activity event recorded after the leaderboard closed; it will be rebuilt at next start", "userId", e.UserID)
+	l.mu.Lock()
+	if l.closed || len(l.pending) >= maxPendingEvents {
+		l.mu.Unlock()
+		l.lose(1, "the leaderboard is closed or too far behind")
+		return
 	}
+	l.pending = append(l.pending, e)
+	first := len(l.pending) == 1
+	l.mu.Unlock()
+	if first {
+		notify(l.wake)
+	}
+}
+
+// lose gives up on events: redka.db will be rebuilt at the next start.
+func (l *Leaderboard) lose(n int, why string) {
+	l.dirty.Store(true)
+	l.settled.Add(int64(n))
+	l.log.Error("activity events not written to the leaderboard; redka.db will be rebuilt at next start", "events", n, "why", why)
 }
 
 // Settled reports whether every recorded event has been written (or
 // given up on, which marks redka.db for a rebuild).
 func (l *Leaderboard) Settled() bool { return l.settled.Load() == l.recorded.Load() }
 
-// run is the drainer: once the data is whole, it writes whatever events
-// are pending in one transaction, until Close.
+// run is the drainer: once the data is whole, it gathers and writes
+// batches until Close, then writes what is left.
 func (l *Leaderboard) run() {
 	defer close(l.stopped)
 	select {
@@ -363,35 +389,45 @@ func (l *Leaderboard) run() {
 	case <-l.closing.Done():
 		return
 	}
-	batch := make([]ActivityEvent, 0, maxLeaderboardBatch)
 	for {
 		select {
-		case e := <-l.events:
-			batch = l.collect(append(batch[:0], e))
-			l.write(batch)
-			sleep(l.closing, leaderboardLinger)
-		case <-l.closing.Done():
-			for {
-				batch = l.collect(batch[:0])
-				if len(batch) == 0 {
-					return
-				}
+		case <-l.wake:
+			l.gather()
+			if batch := l.take(false); len(batch) > 0 {
 				l.write(batch)
 			}
+		case <-l.closing.Done():
+			if batch := l.take(true); len(batch) > 0 {
+				l.write(batch)
+			}
+			return
 		}
 	}
 }
 
-// collect adds the events already waiting, without blocking.
-func (l *Leaderboard) collect(batch []ActivityEvent) []ActivityEvent {
-	for len(batch) < maxLeaderboardBatch {
-		select {
-		case e := <-l.events:
-			batch = append(batch, e)
-		default:
-			return batch
+// gather waits while the batch grows (see batchIdle).
+func (l *Leaderboard) gather() {
+	start := time.Now()
+	seen := -1
+	for {
+		l.mu.Lock()
+		n := len(l.pending)
+		l.mu.Unlock()
+		if n == seen || n >= maxLeaderboardBatch || time.Since(start) >= batchMaxWait || l.closing.Err() != nil {
+			return
 		}
+		seen = n
+		sleep(l.closing, batchIdle)
 	}
+}
+
+// take removes the pending events; final makes later Records lose theirs.
+func (l *Leaderboard) take(final bool) []ActivityEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	batch := l.pending
+	l.pending = nil
+	l.closed = final
 	return batch
 }
 
