@@ -150,7 +150,7 @@ type Leaderboard struct {
 	stopped chan struct{}
 
 	needsRebuild bool
-	dirty        atomic.Bool  // a batch was not written: rebuild at next start
+	dirty        atomic.Bool  // events were not written: rebuild at next start
 	recorded     atomic.Int64 // events handed to Record
 	settled      atomic.Int64 // events written, or given up on
 	sweptHour    time.Time    // the drainer's last expiry sweep
@@ -271,11 +271,13 @@ func (l *Leaderboard) Rebuild(ctx context.Context, src LeaderboardSource) error 
 }
 
 func writeRebuild(tx *redka.Tx, users []UserScore, hourly []HourlyPoints, now time.Time) error {
-	scores := make(map[any]float64, len(users))
-	for _, u := range users {
-		scores[u.UserID] = float64(u.Score)
-	}
-	if len(scores) > 0 {
+	// AddMany binds one SQL variable per element: chunks stay far below
+	// SQLite's limit of 32,766.
+	for chunk := range slices.Chunk(users, 1000) {
+		scores := make(map[any]float64, len(chunk))
+		for _, u := range chunk {
+			scores[u.UserID] = float64(u.Score)
+		}
 		if _, err := tx.ZSet().AddMany(leaderboardKey, scores); err != nil {
 			return fmt.Errorf("write user scores: %w", err)
 		}

@@ -668,14 +668,6 @@ func BenchmarkActivityEndToEnd(b *testing.B) {
 	}
 }
 
-// emptySource is a store with nothing to rebuild from.
-type emptySource struct{}
-
-func (emptySource) UserScores(context.Context) ([]UserScore, error) { return nil, nil }
-func (emptySource) TrendingSince(context.Context, time.Time) ([]HourlyPoints, error) {
-	return nil, nil
-}
-
 // BenchmarkLeaderboardWrite is redka's cost per activity job in the worst
 // case, where no user or target repeats within a batch: batches of 64
 // events, each a different user and a different post.
@@ -685,7 +677,7 @@ func BenchmarkLeaderboardWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	if err := l.Rebuild(context.Background(), emptySource{}); err != nil {
+	if err := l.Rebuild(context.Background(), fixedSource{}); err != nil {
 		b.Fatal(err)
 	}
 	batch := make([]ActivityEvent, 0, 64)
@@ -714,4 +706,46 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// fixedSource is a store whose scores and hourly points are given.
+type fixedSource struct {
+	users  []UserScore
+	hourly []HourlyPoints
+}
+
+func (s fixedSource) UserScores(context.Context) ([]UserScore, error) { return s.users, nil }
+func (s fixedSource) TrendingSince(context.Context, time.Time) ([]HourlyPoints, error) {
+	return s.hourly, nil
+}
+
+// A rebuild of more users than SQLite binds variables in one statement
+// (32,766), with the top of the board checked.
+func TestLeaderboardRebuildManyUsers(t *testing.T) {
+	src := fixedSource{}
+	for i := range 33000 {
+		src.users = append(src.users, UserScore{UserID: fmt.Sprintf("u%05d", i), Score: int64(i % 5000)})
+	}
+	l, err := OpenLeaderboard(t.TempDir(), testLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Rebuild(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Top(context.Background(), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4999 is the score of u04999, u09999 … u29999: six users, by userId.
+	want := []RankedUser{{"u04999", 4999, 1}, {"u09999", 4999, 2}, {"u14999", 4999, 3}, {"u19999", 4999, 4},
+		{"u24999", 4999, 5}, {"u29999", 4999, 6}, {"u04998", 4998, 7}, {"u09998", 4998, 8}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("top 8 of 33,000:\n got %v\nwant %v", got, want)
+	}
+	n, err := l.db.ZSet().Len(leaderboardKey)
+	if err != nil || n != 33000 {
+		t.Errorf("%d users on the board (%v), want 33000", n, err)
+	}
 }
