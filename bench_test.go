@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,42 +19,38 @@ import (
 // clients (-cpu sets GOMAXPROCS; RunParallel uses 16 clients per CPU).
 // Workers are off: this is the accept path alone.
 func BenchmarkEnqueueHTTP(b *testing.B) {
-	cfg, err := LoadConfig(testEnv(b, nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Close()
+	app, _ := openApp(b, nil)
 	srv := httptest.NewServer(app.Handler())
 	defer srv.Close()
 	transport := &http.Transport{MaxIdleConnsPerHost: 1024}
 	client := &http.Client{Transport: transport}
 	var seq atomic.Int64
-	b.SetParallelism(16)
+	measureParallel(b, 16, "webhooks/s", func() error {
+		body := fmt.Sprintf(`{"userId":"user-%d","action":"like","targetId":"post-1","targetType":"post"}`, seq.Add(1)%1000)
+		if status := postWebhook(client, srv.URL+"/api/activity/score", testSecret, body); status != "200" {
+			return fmt.Errorf("status %s", status)
+		}
+		return nil
+	})
+}
+
+// measureParallel runs op b.N times from parallelism goroutines per CPU
+// and reports the rate, in unit, and the CPU time per op.
+func measureParallel(b *testing.B, parallelism int, unit string, op func() error) {
+	cpu := cpuTime()
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			body := fmt.Sprintf(`{"userId":"user-%d","action":"like","targetId":"post-1","targetType":"post"}`, seq.Add(1)%1000)
-			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/activity/score", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("x-webhook-secret", testSecret)
-			resp, err := client.Do(req)
-			if err != nil {
+			if err := op(); err != nil {
 				b.Error(err)
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
 				return
 			}
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+	reportCPU(b, cpu)
 }
 
 // BenchmarkClaimAck measures the queue's worker side: claim in batches of
@@ -66,6 +65,7 @@ func BenchmarkClaimAck(b *testing.B) {
 		}
 		enqueueMany(b, q, batch)
 	}
+	cpu := cpuTime()
 	b.ResetTimer()
 	done := 0
 	for done < b.N {
@@ -82,6 +82,7 @@ func BenchmarkClaimAck(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+	reportCPU(b, cpu)
 }
 
 // enqueueMany enqueues concurrently so that setup rides group commits.
@@ -95,4 +96,153 @@ func enqueueMany(b *testing.B, q *Queue, ids []string) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cpuTime is the CPU time this process has used, user and system. Per
+// operation it is a steadier figure than the rate when other work shares
+// the machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU microseconds per operation since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkActivityDrain measures the worker side alone: b.N activity jobs
+// are queued with the workers off, then the pools drain them into the
+// embedded store, with several activity batch sizes (main.go's
+// batchSizes).
+func BenchmarkActivityDrain(b *testing.B) {
+	chosen := batchSizes[QueueActivity]
+	defer func() { batchSizes[QueueActivity] = chosen }()
+	for _, n := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			batchSizes[QueueActivity] = n
+			benchDrain(b)
+		})
+	}
+}
+
+func benchDrain(b *testing.B) {
+	app, _ := openApp(b, nil)
+	queueActivities(b, app.queue, b.N)
+	stop, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cpu := cpuTime()
+	b.ResetTimer()
+	go func() { done <- app.RunWorkers(stop, context.Background()) }()
+	for completed(b, app.queue, QueueActivity) < int64(b.N) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+	reportCPU(b, cpu)
+}
+
+// queueActivities enqueues n activity jobs for 100 users, 512 at a time.
+func queueActivities(b *testing.B, q *Queue, n int) {
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i += 512 {
+		errs := make(chan error, 512)
+		k := min(512, n-i)
+		for j := range k {
+			go func() {
+				task, _ := json.Marshal(ActivityTask{UserID: benchUUID(0, (i+j)%100), Action: "like",
+					TargetID: benchUUID(2, j), TargetType: "post", OccurredAt: at})
+				errs <- q.Enqueue(context.Background(), QueueActivity, fmt.Sprintf("act-%d", i+j), task, at)
+			}()
+		}
+		for range k {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// completed reads a queue's cumulative counts alone: counting the live
+// states as health does would cost the benchmark more than the work.
+func completed(b *testing.B, q *Queue, queue string) int64 {
+	var done, failed int64
+	err := q.db.R.QueryRow(`SELECT completed, failed FROM queue_stats WHERE queue = ?`, queue).Scan(&done, &failed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if failed > 0 {
+		b.Fatalf("%d jobs failed", failed)
+	}
+	return done
+}
+
+// BenchmarkTuning measures the settings of sqlite.go's Tuning one at a
+// time against the defaults: b.N enqueues from 64 goroutines through the
+// group-commit writer, the accept path without HTTP.
+func BenchmarkTuning(b *testing.B) {
+	run := func(name string, change func(*Tuning)) {
+		t := DefaultTuning
+		change(&t)
+		b.Run(name, func(b *testing.B) { benchEnqueue(b, t) })
+	}
+	run("default", func(*Tuning) {})
+	for _, n := range []int{8192, 16384} {
+		run(fmt.Sprintf("page=%d", n), func(t *Tuning) { t.PageSize = n })
+	}
+	for _, n := range []int{8000, 32000} {
+		run(fmt.Sprintf("cacheKiB=%d", n), func(t *Tuning) { t.CacheKiB = n })
+	}
+	for _, n := range []int{4000, 16000} {
+		run(fmt.Sprintf("checkpoint=%d", n), func(t *Tuning) { t.AutoCheckpoint = n })
+	}
+	for _, n := range []int{16, 64, 256} {
+		run(fmt.Sprintf("batch=%d", n), func(t *Tuning) { t.MaxBatch = n })
+	}
+}
+
+func benchEnqueue(b *testing.B, t Tuning) {
+	db, err := OpenTunedDB(b.TempDir(), t)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	q, err := OpenQueue(db, testQueueOptions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"userId":"00000000-0000-4000-8000-000000000001","action":"like","targetId":"20000000-0000-4000-8000-000000000001","targetType":"post","occurredAt":"2026-11-28T12:00:00Z"}`)
+	var seq atomic.Int64
+	measureParallel(b, 32, "enqueues/s", func() error { // 64 writers on 2 CPUs
+		now := time.Now()
+		id := newProcessingID("activity", "u", now) + strconv.FormatInt(seq.Add(1), 10)
+		return q.Enqueue(context.Background(), QueueActivity, id, payload, now)
+	})
+}
+
+// BenchmarkAcceptHandler measures the server's share of a webhook without
+// the network: the handler called directly by 64 goroutines, durable
+// group commits included. -benchmem shows the allocations per webhook.
+func BenchmarkAcceptHandler(b *testing.B) {
+	app, _ := openApp(b, nil)
+	h := app.Handler()
+	body := `{"userId":"00000000-0000-4000-8000-000000000001","action":"like","targetId":"20000000-0000-4000-8000-000000000001","targetType":"post"}`
+	measureParallel(b, 32, "webhooks/s", func() error {
+		req := httptest.NewRequest(http.MethodPost, "/api/activity/score", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-webhook-secret", testSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("status %d: %s", rec.Code, rec.Body)
+		}
+		return nil
+	})
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,7 +18,7 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 	db, q := openTestQueue(t, testQueueOptions)
 	ctx := context.Background()
 	inside, release := make(chan struct{}), make(chan struct{})
-	go q.write(ctx, "", func(*sql.Tx) error { close(inside); <-release; return nil })
+	go q.write(ctx, "", func(*WriteTx) error { close(inside); <-release; return nil })
 	<-inside // the writer is busy: what comes now waits for the next batch
 	type result struct {
 		id        string

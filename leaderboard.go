@@ -95,6 +95,11 @@ type ActivityEvent struct {
 	At         time.Time // the event time, which picks the trending bucket
 }
 
+// event is what the leaderboard needs of a recorded activity.
+func (a ActivityRecord) event() ActivityEvent {
+	return ActivityEvent{UserID: a.UserID, TargetType: a.TargetType, TargetID: a.TargetID, Points: a.Points, At: a.At}
+}
+
 // UserScore is a user's engagement score in the store.
 type UserScore struct {
 	UserID string
@@ -353,18 +358,18 @@ func (b *bucketPoints) write(tx *redka.Tx) error {
 	return nil
 }
 
-// Record takes an event whose log row the store has just inserted. It
+// Record takes the events whose log rows the store has just inserted. It
 // never waits for redka.
-func (l *Leaderboard) Record(e ActivityEvent) {
-	l.recorded.Add(1)
+func (l *Leaderboard) Record(events []ActivityEvent) {
+	l.recorded.Add(int64(len(events)))
 	l.mu.Lock()
-	if l.closed || len(l.pending) >= maxPendingEvents {
+	if l.closed || len(l.pending)+len(events) > maxPendingEvents {
 		l.mu.Unlock()
-		l.lose(1, "the leaderboard is closed or too far behind")
+		l.lose(len(events), "the leaderboard is closed or too far behind")
 		return
 	}
-	l.pending = append(l.pending, e)
-	first := len(l.pending) == 1
+	first := len(l.pending) == 0
+	l.pending = append(l.pending, events...)
 	l.mu.Unlock()
 	if first {
 		notify(l.wake)

@@ -220,13 +220,13 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 	}
 	var got []ActivityEvent
 	p := &Processor{Store: store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now,
-		Recorded: func(e ActivityEvent) { got = append(got, e) }}
+		Recorded: func(e []ActivityEvent) { got = append(got, e...) }}
 	at := time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
 	payload, _ := json.Marshal(ActivityTask{UserID: "u1", Action: "share", TargetID: "p1", TargetType: "post", OccurredAt: at})
 	job := Job{ProcessingID: "activity-u1-1", Queue: QueueActivity, Payload: payload}
 	for range 2 {
-		if _, err := p.ScoreActivity(context.Background(), job); err != nil {
-			t.Fatal(err)
+		if out := p.ScoreActivities(context.Background(), []Job{job}); out[0].Err != nil {
+			t.Fatal(out[0].Err)
 		}
 	}
 	want := []ActivityEvent{{UserID: "u1", TargetType: "post", TargetID: "p1", Points: 15, At: at}}
@@ -377,11 +377,11 @@ func TestLeaderboardRebuiltAfterLostRedkaWrite(t *testing.T) {
 	postActivity(t, a.testApp, 100, 10)
 	a.waitBoard(t)
 	// The store commit of an activity that the leaderboard never hears of.
-	applied, err := a.store.RecordActivity(context.Background(), ActivityRecord{
+	out, err := a.store.RecordActivities(context.Background(), []ActivityRecord{{
 		ProcessingID: "activity-lost-1", UserID: "user-03", Action: "apply", Points: 20, At: time.Now(),
-	})
-	if err != nil || !applied {
-		t.Fatalf("record: %v %v", applied, err)
+	}})
+	if err != nil || !out[0].Applied || out[0].Err != nil {
+		t.Fatalf("record: %+v %v", out, err)
 	}
 	db := openFile(t, dir)
 	if got, want := a.boardUsers(t, 100), storeTop(t, db, 100); reflect.DeepEqual(got, want) {
@@ -646,7 +646,7 @@ func BenchmarkActivityEndToEnd(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			a := startApp(b, map[string]string{"LEADERBOARD_DISABLED": mode.disabled})
 			a.waitDrained(b) // the workers have started: any rebuild is done
-			cpu := cpuTime(b)
+			cpu := cpuTime()
 			start := time.Now()
 			var wg sync.WaitGroup
 			for w := range 16 {
@@ -660,7 +660,7 @@ func BenchmarkActivityEndToEnd(b *testing.B) {
 			wg.Wait()
 			a.waitDrained(b)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
-			b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/job")
+			reportCPU(b, cpu)
 			if a.board != nil {
 				a.waitBoard(b)
 			}
@@ -696,16 +696,6 @@ func BenchmarkLeaderboardWrite(b *testing.B) {
 		b.Fatal("a batch failed")
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/job")
-}
-
-// cpuTime is the CPU time (user and system) this process has used: the
-// server, its workers and the benchmark's clients together.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // fixedSource is a store whose scores and hourly points are given.

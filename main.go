@@ -219,6 +219,11 @@ func (a *App) openPostgres(ctx context.Context) error {
 // Handler is the HTTP side, for http.Server or httptest.
 func (a *App) Handler() http.Handler { return a.server.Routes() }
 
+// batchSizes is how many jobs a worker of each queue takes per handler
+// call; missing means one. Activity jobs share one store transaction per
+// batch; see README, "Performance", for the measurement that chose 64.
+var batchSizes = map[string]int{QueueActivity: 64}
+
 // RunWorkers runs the worker pools until stop is cancelled; jobs still
 // running when hard is cancelled are interrupted and released. While the
 // leaderboard is being rebuilt they have not started: jobs wait in the
@@ -252,6 +257,7 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 			Queue:   a.queue,
 			Name:    name,
 			Size:    sizes[name],
+			Batch:   batchSizes[name],
 			Handle:  handlers[name],
 			Timeout: a.cfg.Lease * 3 / 4,
 			Gate:    a.gate,

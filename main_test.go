@@ -73,6 +73,22 @@ func startAppWith(t testing.TB, cfg Config) *testApp {
 	return &testApp{App: app, URL: srv.URL, client: srv.Client()}
 }
 
+// openApp opens a hookd without serving or running workers; it is closed
+// when the test ends.
+func openApp(t testing.TB, overrides map[string]string) (*App, Config) {
+	t.Helper()
+	cfg, err := LoadConfig(testEnv(t, overrides))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := OpenApp(context.Background(), cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app, cfg
+}
+
 func testLogger() *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -418,11 +434,11 @@ func TestActivityScoringEndToEnd(t *testing.T) {
 	}
 
 	// Re-running the same processingId changes nothing.
-	applied, err := a.store.RecordActivity(context.Background(), ActivityRecord{
+	out, err := a.store.RecordActivities(context.Background(), []ActivityRecord{{
 		ProcessingID: like, UserID: "user-42", Action: "like", Points: 8, At: time.Now(),
-	})
-	if err != nil || applied {
-		t.Fatalf("re-run: applied=%v err=%v, want a no-op", applied, err)
+	}})
+	if err != nil || out[0] != (ActivityOutcome{}) {
+		t.Fatalf("re-run: %+v err=%v, want a no-op", out, err)
 	}
 	if s := queryInt(t, db, `SELECT engagement_score FROM users WHERE id = 'user-42'`); s != 18 {
 		t.Errorf("after a re-run engagement_score %d, want 18", s)

@@ -294,14 +294,49 @@ SET engagement_score = u.engagement_score + logged.points_earned,
 FROM logged
 WHERE u.id = logged.user_id`
 
-// RecordActivity logs the action and adds its points once per
-// processingId. A user that does not exist (foreign key) is permanent.
-func (s *PostgresStore) RecordActivity(ctx context.Context, a ActivityRecord) (bool, error) {
-	tag, err := s.pool.Exec(ctx, recordActivityPG, a.UserID, a.Action, a.TargetType, a.TargetID, a.Points, a.ProcessingID, a.At)
-	if err != nil {
-		return false, classifyPG(fmt.Errorf("record activity %s: %w", a.ProcessingID, err))
+// RecordActivities sends every record in one batch, which Postgres runs
+// as one implicit transaction (one statement each, see recordActivityPG).
+// When the batch fails for a reason other than an unreachable database,
+// each record is written alone, so that, say, one unknown user (a foreign
+// key violation, permanent) fails only its own job.
+func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
+	out, err := s.recordBatch(ctx, recs)
+	if err == nil || IsUnavailable(err) || len(recs) == 1 {
+		return out, err
 	}
-	return tag.RowsAffected() == 1, nil
+	for i, a := range recs {
+		one, err := s.recordBatch(ctx, []ActivityRecord{a})
+		if IsUnavailable(err) {
+			return nil, err
+		}
+		out[i] = ActivityOutcome{Err: err}
+		if err == nil {
+			out[i] = one[0]
+		}
+	}
+	return out, nil
+}
+
+// recordBatch writes recs in one round trip and one transaction.
+func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
+	b := &pgx.Batch{}
+	for _, a := range recs {
+		b.Queue(recordActivityPG, a.UserID, a.Action, a.TargetType, a.TargetID, a.Points, a.ProcessingID, a.At)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	out := make([]ActivityOutcome, len(recs))
+	for i, a := range recs {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return out, classifyPG(fmt.Errorf("record activity %s: %w", a.ProcessingID, err))
+		}
+		out[i].Applied = tag.RowsAffected() == 1
+	}
+	if err := br.Close(); err != nil {
+		return out, classifyPG(fmt.Errorf("record %d activities: %w", len(recs), err))
+	}
+	return out, nil
 }
 
 // classifyPG sorts a database error into the classes of errors.go:

@@ -318,9 +318,9 @@ func TestPostgresActivityAndModeration(t *testing.T) {
 	if err := c.QueryRow(context.Background(), `SELECT last_activity_at FROM users WHERE id = $1`, userA).Scan(&last); err != nil || !last.Equal(time.Date(2024, 1, 16, 11, 0, 0, 0, time.UTC)) {
 		t.Errorf("last_activity_at %v %v", last, err)
 	}
-	applied, err := a.store.RecordActivity(context.Background(), ActivityRecord{ProcessingID: like, UserID: userA, Action: "like", Points: 8, At: time.Now()})
-	if err != nil || applied {
-		t.Fatalf("re-run of %s: applied=%v err=%v, want a no-op", like, applied, err)
+	out, err := a.store.RecordActivities(context.Background(), []ActivityRecord{{ProcessingID: like, UserID: userA, Action: "like", Points: 8, At: time.Now()}})
+	if err != nil || out[0] != (ActivityOutcome{}) {
+		t.Fatalf("re-run of %s: %+v err=%v, want a no-op", like, out, err)
 	}
 	check("after a re-run")
 
@@ -600,4 +600,35 @@ func BenchmarkPostgresActivityEndToEnd(b *testing.B) {
 		b.Fatalf("%d applied, want %d", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+}
+
+// One unknown user in a batch of activities fails alone: the batch's
+// transaction is rolled back and each record is written on its own.
+func TestPostgresActivityBatchIsolatesABadRecord(t *testing.T) {
+	dbURL := migratedDatabase(t)
+	c := connect(t, dbURL)
+	users := insertUsers(t, c, 1)
+	a := startPostgresApp(t, dbURL, nil)
+	ghost := "00000000-0000-4000-8000-0000000000ff"
+	recs := []ActivityRecord{
+		{ProcessingID: "p-1", UserID: users[0], Action: "like", Points: 5, At: time.Now()},
+		{ProcessingID: "p-2", UserID: ghost, Action: "like", Points: 5, At: time.Now()},
+		{ProcessingID: "p-3", UserID: users[0], Action: "comment", Points: 10, At: time.Now()},
+	}
+	for run := 1; run <= 2; run++ {
+		out, err := a.store.RecordActivities(context.Background(), recs)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		firstRun := run == 1
+		if out[0].Applied != firstRun || out[0].Err != nil || out[2].Applied != firstRun || out[2].Err != nil {
+			t.Errorf("run %d: good records %+v %+v, want applied=%v", run, out[0], out[2], firstRun)
+		}
+		if !IsPermanent(out[1].Err) || !strings.Contains(out[1].Err.Error(), "activity_logs_user_id_fkey") {
+			t.Errorf("run %d: unknown user: %v, want a permanent foreign key error", run, out[1].Err)
+		}
+		if s := pgInt(t, c, `SELECT engagement_score FROM users WHERE id = $1`, users[0]); s != 15 {
+			t.Errorf("run %d: engagement_score %d, want 15", run, s)
+		}
+	}
 }

@@ -21,18 +21,22 @@ type Processor struct {
 	OffPeak        OffPeak
 	BlockedDomains []string
 	Now            func() time.Time
-	// Recorded, when set, is told of each activity whose store
-	// transaction inserted a new log row, after the commit (the
-	// leaderboard's feed). A re-run of a recorded job does not call it.
-	Recorded func(ActivityEvent)
+	// Recorded, when set, is told of the activities whose store
+	// transaction inserted a new log row, once per claimed batch, after
+	// the commit (the leaderboard's feed). A re-run of a recorded job
+	// does not report it again.
+	Recorded func([]ActivityEvent)
 }
 
-// Handlers maps each queue to the function that processes its jobs.
-func (p *Processor) Handlers() map[string]HandlerFunc {
-	return map[string]HandlerFunc{
-		QueueJobs:     p.AnalyzeJob,
-		QueuePosts:    p.ModeratePost,
-		QueueActivity: p.ScoreActivity,
+// Handlers maps each queue to the function that processes its jobs. Job
+// analysis and moderation take one job at a time; activity jobs are small
+// and many, and are scored a claimed batch at a time in one store
+// transaction.
+func (p *Processor) Handlers() map[string]BatchHandlerFunc {
+	return map[string]BatchHandlerFunc{
+		QueueJobs:     OneAtATime(p.AnalyzeJob),
+		QueuePosts:    OneAtATime(p.ModeratePost),
+		QueueActivity: p.ScoreActivities,
 	}
 }
 
@@ -116,17 +120,55 @@ type ActivityResult struct {
 	Applied bool `json:"applied"`
 }
 
-// ScoreActivity awards the action's points, once per processingId.
-func (p *Processor) ScoreActivity(ctx context.Context, j Job) (any, error) {
+// ScoreActivities awards each job's points, once per processingId, with
+// one store call for the whole batch.
+func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
+	out := make([]Outcome, len(jobs))
+	recs := make([]ActivityRecord, 0, len(jobs))
+	idx := make([]int, 0, len(jobs)) // recs[k] is for jobs[idx[k]]
+	for i, j := range jobs {
+		rec, err := p.activityRecord(j)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		recs = append(recs, rec)
+		idx = append(idx, i)
+	}
+	if len(recs) == 0 {
+		return out
+	}
+	recorded, err := p.Store.RecordActivities(ctx, recs)
+	var applied []ActivityEvent
+	for k, i := range idx {
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		if out[i].Err = recorded[k].Err; out[i].Err == nil {
+			out[i].Result = ActivityResult{recs[k].Points, recorded[k].Applied}
+			if recorded[k].Applied {
+				applied = append(applied, recs[k].event())
+			}
+		}
+	}
+	if len(applied) > 0 && p.Recorded != nil {
+		p.Recorded(applied)
+	}
+	return out
+}
+
+// activityRecord reads an activity job and prices its action.
+func (p *Processor) activityRecord(j Job) (ActivityRecord, error) {
 	var t ActivityTask
 	if err := decodePayload(j, &t); err != nil {
-		return nil, err
+		return ActivityRecord{}, err
 	}
 	points, ok := ActivityPoints(t.Action, t.OccurredAt, p.Timezone, p.OffPeak)
 	if !ok {
-		return nil, Permanent(fmt.Errorf("unknown action %q", t.Action))
+		return ActivityRecord{}, Permanent(fmt.Errorf("unknown action %q", t.Action))
 	}
-	applied, err := p.Store.RecordActivity(ctx, ActivityRecord{
+	return ActivityRecord{
 		ProcessingID: j.ProcessingID,
 		UserID:       t.UserID,
 		Action:       t.Action,
@@ -134,16 +176,7 @@ func (p *Processor) ScoreActivity(ctx context.Context, j Job) (any, error) {
 		TargetID:     t.TargetID,
 		Points:       points,
 		At:           t.OccurredAt,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if applied && p.Recorded != nil {
-		p.Recorded(ActivityEvent{UserID: t.UserID, TargetType: t.TargetType, TargetID: t.TargetID, Points: points, At: t.OccurredAt})
-	}
-	p.Log.Debug("Activity scored", "processingId", j.ProcessingID, "userId", t.UserID,
-		"action", t.Action, "points", points, "applied", applied)
-	return ActivityResult{points, applied}, nil
+	}, nil
 }
 
 // decodePayload reads a job's stored task. The handler wrote it, so a

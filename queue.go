@@ -94,7 +94,7 @@ func (q *Queue) wake(queue string) { notify(q.ready[queue]) }
 
 // write runs fn in the next group commit and, once committed, wakes the
 // workers of the wake queue, if any.
-func (q *Queue) write(ctx context.Context, wake string, fn func(tx *sql.Tx) error) error {
+func (q *Queue) write(ctx context.Context, wake string, fn func(tx *WriteTx) error) error {
 	err := q.db.Write(ctx, fn)
 	if err == nil && wake != "" {
 		q.wake(wake)
@@ -138,7 +138,7 @@ func (q *Queue) Enqueue(ctx context.Context, queue, processingID string, payload
 // same group commit are told apart too: the second sees the first's row.
 func (q *Queue) EnqueueOnce(ctx context.Context, queue, key, processingID string, payload []byte, receivedAt time.Time) (id string, duplicate bool, err error) {
 	ms := receivedAt.UnixMilli()
-	err = q.write(ctx, queue, func(tx *sql.Tx) error {
+	err = q.write(ctx, queue, func(tx *WriteTx) error {
 		id, duplicate = processingID, false
 		if key != "" {
 			res, err := tx.Exec(insertDeliverySQL, queue, key, processingID, ms)
@@ -172,13 +172,13 @@ WHERE id IN (
   SELECT id FROM queue_jobs
   WHERE queue = ? AND state = 'waiting'
   ORDER BY run_at, id
-  LIMIT ?)
+  LIMIT ? + 0) -- a bare "LIMIT ?" makes SQLite re-prepare the statement at every claim
 RETURNING id, processing_id, payload, attempts, max_attempts, received_at`
 
 // Claim leases up to n ready jobs of a queue, oldest first.
 func (q *Queue) Claim(ctx context.Context, queue string, n int) ([]Job, error) {
 	var jobs []Job
-	err := q.write(ctx, "", func(tx *sql.Tx) error {
+	err := q.write(ctx, "", func(tx *WriteTx) error {
 		jobs = jobs[:0]
 		now := q.now()
 		if _, err := tx.Exec(promoteDueSQL, queue, now.UnixMilli()); err != nil {
@@ -222,21 +222,6 @@ UPDATE queue_jobs
 SET state = 'completed', result = ?, finished_at = ?, lease_until = NULL, last_error = NULL
 WHERE id = ? AND state = 'active' AND attempts = ?`
 
-const countCompletedSQL = `UPDATE queue_stats SET completed = completed + 1 WHERE queue = ?`
-const countFailedSQL = `UPDATE queue_stats SET failed = failed + 1 WHERE queue = ?`
-
-// Complete records a job's success. It reports false when the claim was no
-// longer current (the lease expired and the job was handed out again).
-func (q *Queue) Complete(ctx context.Context, j Job, result []byte) (bool, error) {
-	return q.finish(ctx, j, false, func(tx *sql.Tx) (sql.Result, error) {
-		res, err := tx.Exec(completeSQL, string(result), q.now().UnixMilli(), j.ID, j.Attempt)
-		if err == nil && rowsAffected(res) == 1 {
-			_, err = tx.Exec(countCompletedSQL, j.Queue)
-		}
-		return res, err
-	})
-}
-
 const failSQL = `
 UPDATE queue_jobs
 SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL
@@ -247,25 +232,106 @@ UPDATE queue_jobs
 SET state = 'delayed', last_error = ?, run_at = ?, lease_until = NULL
 WHERE id = ? AND state = 'active' AND attempts = ?`
 
-// Fail records a failed attempt. A permanent error, or the last allowed
-// attempt, fails the job for good; otherwise it is retried after an
-// exponential backoff (Backoff, 2×Backoff, 4×Backoff…).
-func (q *Queue) Fail(ctx context.Context, j Job, cause error, permanent bool) (bool, error) {
-	msg := cause.Error()
+const releaseSQL = `
+UPDATE queue_jobs
+SET state = 'waiting', attempts = attempts - 1, lease_until = NULL, last_error = ?
+WHERE id = ? AND state = 'active' AND attempts = ?`
+
+const countOutcomesSQL = `
+UPDATE queue_stats SET completed = completed + ?, failed = failed + ? WHERE queue = ?`
+
+// Ack is how one claimed job ended.
+type Ack struct {
+	Job Job
+	// Exactly one of the following describes the outcome.
+	Result    []byte // the job succeeded with this JSON result
+	Err       error  // the attempt failed; retried unless Permanent or the last
+	Permanent bool
+	Release   string // give the job back unfinished, without spending the attempt, for this reason
+}
+
+// outcome names the state an Ack moves its job to.
+func (a Ack) outcome() string {
+	switch {
+	case a.Release != "":
+		return StateWaiting
+	case a.Err == nil:
+		return StateCompleted
+	case a.Permanent || a.Job.Attempt >= a.Job.MaxAttempts:
+		return StateFailed
+	}
+	return StateDelayed
+}
+
+// Ack records the outcomes of many claimed jobs in one transaction, and
+// reports for each whether its claim was still current: a job whose lease
+// expired and was handed out again keeps the newer claim's outcome. A
+// failed attempt is retried after an exponential backoff (Backoff,
+// 2×Backoff, 4×Backoff…); a permanent error, or the last allowed attempt,
+// fails the job for good. The cumulative counts move in the same
+// transaction.
+func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
+	current := make([]bool, len(acks))
 	now := q.now()
-	if permanent || j.Attempt >= j.MaxAttempts {
-		return q.finish(ctx, j, false, func(tx *sql.Tx) (sql.Result, error) {
-			res, err := tx.Exec(failSQL, msg, now.UnixMilli(), j.ID, j.Attempt)
-			if err == nil && rowsAffected(res) == 1 {
-				_, err = tx.Exec(countFailedSQL, j.Queue)
+	err := q.db.Write(ctx, func(tx *WriteTx) error {
+		counts := map[string][2]int64{} // queue → completed, failed
+		for i, a := range acks {
+			res, err := q.applyAck(tx, a, now)
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
 			}
-			return res, err
-		})
+			current[i] = rowsAffected(res) == 1
+			if !current[i] {
+				continue
+			}
+			c := counts[a.Job.Queue]
+			switch a.outcome() {
+			case StateCompleted:
+				c[0]++
+			case StateFailed:
+				c[1]++
+			}
+			counts[a.Job.Queue] = c
+		}
+		for queue, c := range counts {
+			if _, err := tx.Exec(countOutcomesSQL, c[0], c[1], queue); err != nil {
+				return fmt.Errorf("count outcomes: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ack: %w", err)
+	}
+	q.wakeForRetries(acks)
+	return current, nil
+}
+
+// applyAck moves one job to its outcome's state, guarded by the claim's
+// attempt number.
+func (q *Queue) applyAck(tx *WriteTx, a Ack, now time.Time) (sql.Result, error) {
+	j := a.Job
+	switch a.outcome() {
+	case StateWaiting:
+		return tx.Exec(releaseSQL, a.Release, j.ID, j.Attempt)
+	case StateCompleted:
+		return tx.Exec(completeSQL, string(a.Result), now.UnixMilli(), j.ID, j.Attempt)
+	case StateFailed:
+		return tx.Exec(failSQL, a.Err.Error(), now.UnixMilli(), j.ID, j.Attempt)
 	}
 	runAt := now.Add(q.retryDelay(j.Attempt)).UnixMilli()
-	return q.finish(ctx, j, false, func(tx *sql.Tx) (sql.Result, error) {
-		return tx.Exec(retrySQL, msg, runAt, j.ID, j.Attempt)
-	})
+	return tx.Exec(retrySQL, a.Err.Error(), runAt, j.ID, j.Attempt)
+}
+
+// wakeForRetries wakes the queues that acks made claimable again now
+// (released jobs) or later (retries): a pool asleep until an older retry
+// time must look again.
+func (q *Queue) wakeForRetries(acks []Ack) {
+	for _, a := range acks {
+		if o := a.outcome(); o == StateWaiting || o == StateDelayed {
+			q.wake(a.Job.Queue)
+		}
+	}
 }
 
 func (q *Queue) retryDelay(attempt int) time.Duration {
@@ -276,40 +342,29 @@ func (q *Queue) retryDelay(attempt int) time.Duration {
 	return min(d, q.maxDelay)
 }
 
-const releaseSQL = `
-UPDATE queue_jobs
-SET state = 'waiting', attempts = attempts - 1, lease_until = NULL, last_error = ?
-WHERE id = ? AND state = 'active' AND attempts = ?`
+// Complete records one job's success; see Ack.
+func (q *Queue) Complete(ctx context.Context, j Job, result []byte) (bool, error) {
+	return q.ackOne(ctx, Ack{Job: j, Result: result})
+}
+
+// Fail records one failed attempt; see Ack.
+func (q *Queue) Fail(ctx context.Context, j Job, cause error, permanent bool) (bool, error) {
+	return q.ackOne(ctx, Ack{Job: j, Err: cause, Permanent: permanent})
+}
 
 // Release gives an unfinished job back without spending its attempt: for
 // jobs interrupted by the shutdown deadline, and for jobs that could not
 // reach the results store. why is kept as the job's last error.
 func (q *Queue) Release(ctx context.Context, j Job, why string) (bool, error) {
-	return q.finish(ctx, j, true, func(tx *sql.Tx) (sql.Result, error) {
-		return tx.Exec(releaseSQL, why, j.ID, j.Attempt)
-	})
+	return q.ackOne(ctx, Ack{Job: j, Release: why})
 }
 
-// finish applies an ack guarded by the claim's attempt number. wake is
-// set when the ack makes the job claimable again.
-func (q *Queue) finish(ctx context.Context, j Job, wake bool, fn func(tx *sql.Tx) (sql.Result, error)) (bool, error) {
-	var current bool
-	woken := ""
-	if wake {
-		woken = j.Queue
-	}
-	err := q.write(ctx, woken, func(tx *sql.Tx) error {
-		res, err := fn(tx)
-		if err != nil {
-			return err
-		}
-		current = rowsAffected(res) == 1
-		return nil
-	})
+func (q *Queue) ackOne(ctx context.Context, a Ack) (bool, error) {
+	current, err := q.Ack(ctx, []Ack{a})
 	if err != nil {
-		return false, fmt.Errorf("ack %s: %w", j.ProcessingID, err)
+		return false, err
 	}
-	return current, nil
+	return current[0], nil
 }
 
 func rowsAffected(res sql.Result) int64 {
@@ -334,7 +389,7 @@ RETURNING queue, state`
 // by a stuck worker runs again. It returns how many jobs it took back.
 func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
 	n := 0
-	err := q.write(ctx, "", func(tx *sql.Tx) error {
+	err := q.write(ctx, "", func(tx *WriteTx) error {
 		n = 0
 		rows, err := tx.Query(reapSQL, q.now().UnixMilli())
 		if err != nil {
@@ -357,7 +412,7 @@ func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, queue := range failed {
-			if _, err := tx.Exec(countFailedSQL, queue); err != nil {
+			if _, err := tx.Exec(countOutcomesSQL, 0, 1, queue); err != nil {
 				return err
 			}
 		}
@@ -380,7 +435,7 @@ const recoverSQL = `UPDATE queue_jobs SET state = 'waiting', lease_until = NULL 
 // active. Call it at start, before any worker claims.
 func (q *Queue) RecoverAbandoned(ctx context.Context) (int, error) {
 	var n int64
-	err := q.write(ctx, "", func(tx *sql.Tx) error {
+	err := q.write(ctx, "", func(tx *WriteTx) error {
 		res, err := tx.Exec(recoverSQL)
 		if err != nil {
 			return err
@@ -433,7 +488,7 @@ func (q *Queue) pruneBefore(ctx context.Context, query string, cutoff time.Time)
 	total := 0
 	for {
 		var n int64
-		err := q.write(ctx, "", func(tx *sql.Tx) error {
+		err := q.write(ctx, "", func(tx *WriteTx) error {
 			res, err := tx.Exec(query, cutoff.UnixMilli(), pruneBatch)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -271,26 +272,18 @@ func TestCountsSurvivePruning(t *testing.T) {
 // A job whose lease expires while its worker is stuck runs again, and its
 // effect is applied once: the stuck worker's late write and ack are no-ops.
 func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
-	cfg, err := LoadConfig(testEnv(t, map[string]string{"JOB_LEASE": "1s"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := OpenApp(context.Background(), cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app, cfg := openApp(t, map[string]string{"JOB_LEASE": "1s"})
 	proc := &Processor{Store: app.store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now}
 
 	release := make(chan struct{})
 	var firstDone atomic.Bool
-	handler := func(ctx context.Context, j Job) (any, error) {
-		if j.Attempt == 1 {
+	handler := func(ctx context.Context, jobs []Job) []Outcome {
+		if jobs[0].Attempt == 1 {
 			<-release // stuck, deaf to its context, past the lease
 			defer firstDone.Store(true)
-			return proc.ScoreActivity(context.Background(), j)
+			return proc.ScoreActivities(context.Background(), jobs)
 		}
-		return proc.ScoreActivity(ctx, j)
+		return proc.ScoreActivities(ctx, jobs)
 	}
 	pool := &Pool{Queue: app.queue, Name: QueueActivity, Size: 2, Handle: handler, Timeout: time.Second, Gate: app.gate, Log: testLogger()}
 	stop, cancel := context.WithCancel(context.Background())
@@ -335,5 +328,72 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 	counts, _ := app.queue.Counts(context.Background())
 	if c := counts[QueueActivity]; c.Completed != 1 || c.Failed != 0 {
 		t.Errorf("counts %+v, want 1 completed", c)
+	}
+}
+
+// Activity jobs are scored a batch at a time: a job that cannot succeed
+// fails alone, and its batch-mates complete.
+func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
+	app, cfg := openApp(t, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	payloads := []string{
+		`{"userId":"u-1","action":"like","occurredAt":"2026-11-28T12:00:00Z"}`,
+		`{"userId":"u-1","action":"teleport","occurredAt":"2026-11-28T12:00:00Z"}`,
+		`not json`,
+		`{"userId":"u-1","action":"comment","occurredAt":"2026-11-28T12:00:00Z"}`,
+	}
+	for i, p := range payloads {
+		if err := app.queue.Enqueue(ctx, QueueActivity, fmt.Sprintf("act-%d", i), []byte(p), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := app.queue.Claim(ctx, QueueActivity, 10)
+	if err != nil || len(jobs) != 4 {
+		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+	}
+	proc := &Processor{Store: app.store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now}
+	out := proc.ScoreActivities(ctx, jobs)
+	for i, want := range []string{"", "unknown action", "decode", ""} {
+		got := ""
+		if out[i].Err != nil {
+			got = out[i].Err.Error()
+			if !IsPermanent(out[i].Err) {
+				t.Errorf("job %d: %v is not permanent", i, out[i].Err)
+			}
+		}
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("job %d: error %q, want %q", i, got, want)
+		}
+	}
+	if out[0].Result != (ActivityResult{5, true}) || out[3].Result != (ActivityResult{10, true}) {
+		t.Errorf("results %+v %+v, want 5 and 10 points applied", out[0].Result, out[3].Result)
+	}
+	db := openFile(t, cfg.DataDir)
+	if s := queryInt(t, db, `SELECT engagement_score FROM users WHERE id = 'u-1'`); s != 15 {
+		t.Errorf("engagement_score %d, want 15", s)
+	}
+}
+
+// A failed attempt wakes its pool: a pool asleep until a later retry time
+// must see the new, earlier one at once.
+func TestRetryWakesThePool(t *testing.T) {
+	_, q := openTestQueue(t, QueueOptions{Attempts: 3, Backoff: time.Millisecond, Lease: time.Minute})
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, QueueActivity, "a-1", []byte(`{}`), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	j := mustClaimOne(t, q, QueueActivity)
+	select {
+	case <-q.Ready(QueueActivity):
+	default:
+	}
+	if _, err := q.Fail(ctx, j, errors.New("flaky"), false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-q.Ready(QueueActivity):
+	default:
+		t.Fatal("a retry did not wake the queue's pool")
 	}
 }

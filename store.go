@@ -22,10 +22,18 @@ type Store interface {
 	SaveJobAnalysis(ctx context.Context, a JobAnalysis) error
 	// SaveModeration writes a post's moderation outcome.
 	SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error
-	// RecordActivity logs an action under its processingId and adds its
-	// points; it reports false, changing nothing, when that processingId
-	// was already recorded.
-	RecordActivity(ctx context.Context, a ActivityRecord) (bool, error)
+	// RecordActivities logs each action under its processingId and adds
+	// its points, all in one transaction; a processingId already logged
+	// changes nothing. It returns one outcome per record, in order: a
+	// record that cannot be written fails alone. The error is for the
+	// whole call (the store could not be reached).
+	RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error)
+}
+
+// ActivityOutcome is what became of one ActivityRecord.
+type ActivityOutcome struct {
+	Applied bool  // false when the processingId had been logged before
+	Err     error // this record alone failed
 }
 
 // Candidate is a candidate as the matcher needs it.
@@ -155,7 +163,7 @@ func (s *SQLiteStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error 
 	}
 	matches := jsonText(rows)
 	j := a.Job
-	return s.write(ctx, "save job analysis "+j.JobID, func(tx *sql.Tx) error {
+	return s.write(ctx, "save job analysis "+j.JobID, func(tx *WriteTx) error {
 		if _, err := tx.Exec(insertJobSQLite, j.JobID, j.CompanyID, j.Title, j.Description,
 			j.Location, jsonText(j.RequiredSkills), j.ExperienceLevel, at); err != nil {
 			return err
@@ -188,7 +196,7 @@ WHERE id = ?`
 func (s *SQLiteStore) SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error {
 	at := timeText(m.At)
 	flagged := m.Status != StatusApproved
-	return s.write(ctx, "save moderation "+p.PostID, func(tx *sql.Tx) error {
+	return s.write(ctx, "save moderation "+p.PostID, func(tx *WriteTx) error {
 		if p.UserID != "" {
 			if _, err := tx.Exec(ensureUserSQLite, p.UserID, at); err != nil {
 				return err
@@ -215,34 +223,52 @@ SET engagement_score = engagement_score + ?,
     last_activity_at = max(coalesce(last_activity_at, ''), ?)
 WHERE id = ?`
 
-// RecordActivity inserts the log row and, only when it is new, adds the
-// points — in one transaction, so a re-run can never add them twice.
-func (s *SQLiteStore) RecordActivity(ctx context.Context, a ActivityRecord) (bool, error) {
-	at := timeText(a.At)
-	inserted := false
-	err := s.write(ctx, "record activity "+a.ProcessingID, func(tx *sql.Tx) error {
-		inserted = false
-		if _, err := tx.Exec(ensureUserSQLite, a.UserID, at); err != nil {
-			return err
+// RecordActivities writes every record in one transaction, each inside a
+// savepoint so that one failing record rolls back alone. A log row is
+// inserted unless its processingId exists, and only a new row adds its
+// points, so a re-run can never add them twice.
+func (s *SQLiteStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
+	out := make([]ActivityOutcome, len(recs))
+	err := s.write(ctx, fmt.Sprintf("record %d activities", len(recs)), func(tx *WriteTx) error {
+		for i, a := range recs {
+			applied, err := recordActivity(tx, a)
+			out[i] = ActivityOutcome{Applied: applied, Err: err}
 		}
-		res, err := tx.Exec(insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
-			a.TargetID, a.Points, a.ProcessingID, at)
-		if err != nil {
-			return err
-		}
-		if inserted = rowsAffected(res) == 1; !inserted {
-			return nil
-		}
-		_, err = tx.Exec(addPointsSQLite, a.Points, at, a.UserID)
-		return err
+		return nil
 	})
-	return inserted, err
+	return out, err
+}
+
+func recordActivity(tx *WriteTx, a ActivityRecord) (applied bool, err error) {
+	if _, err := tx.Exec(`SAVEPOINT activity`); err != nil {
+		return false, err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = tx.Exec(`ROLLBACK TO activity`)
+			err = fmt.Errorf("record activity %s: %w", a.ProcessingID, err)
+		}
+		if _, rerr := tx.Exec(`RELEASE activity`); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	at := timeText(a.At)
+	if _, err := tx.Exec(ensureUserSQLite, a.UserID, at); err != nil {
+		return false, err
+	}
+	res, err := tx.Exec(insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
+		a.TargetID, a.Points, a.ProcessingID, at)
+	if err != nil || rowsAffected(res) == 0 {
+		return false, err
+	}
+	_, err = tx.Exec(addPointsSQLite, a.Points, at, a.UserID)
+	return err == nil, err
 }
 
 // write runs fn through hookd.db's group-commit writer: the results of
 // concurrent workers share transactions and fsyncs with each other and
 // with the queue's writes.
-func (s *SQLiteStore) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+func (s *SQLiteStore) write(ctx context.Context, what string, fn func(tx *WriteTx) error) error {
 	if err := s.db.Write(ctx, fn); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -265,11 +291,17 @@ func jsonText[T any](v []T) string {
 	return string(b)
 }
 
-// newUUID returns a random (version 4) UUID.
+// newUUID returns a version 7 UUID: it starts with the Unix time in
+// milliseconds, so rows inserted together land on the same pages of their
+// primary-key index instead of dirtying one random page each per commit.
 func newUUID() string {
 	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	rand.Read(b[6:])
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,17 +13,44 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// HandlerFunc processes one job. A nil error completes it; an error marked
-// Permanent fails it at once; any other error retries it with backoff.
+// HandlerFunc processes one job. A nil error completes it with the result;
+// an error marked Permanent fails it at once; an error marked Unavailable
+// (the results store is down) gives it back without spending an attempt;
+// any other error retries it with backoff.
 type HandlerFunc func(ctx context.Context, j Job) (any, error)
 
-// Pool runs one queue's jobs on at most Size goroutines.
+// Outcome is what a handler made of one job: a result, or an error as
+// HandlerFunc describes.
+type Outcome struct {
+	Result any
+	Err    error
+}
+
+// BatchHandlerFunc processes claimed jobs of one queue together and
+// returns one Outcome per job, in order.
+type BatchHandlerFunc func(ctx context.Context, jobs []Job) []Outcome
+
+// OneAtATime makes a BatchHandlerFunc of a HandlerFunc, for pools whose
+// Batch is 1.
+func OneAtATime(h HandlerFunc) BatchHandlerFunc {
+	return func(ctx context.Context, jobs []Job) []Outcome {
+		out := make([]Outcome, len(jobs))
+		for i, j := range jobs {
+			out[i].Result, out[i].Err = h(ctx, j)
+		}
+		return out
+	}
+}
+
+// Pool runs one queue's jobs on at most Size goroutines, each handling up
+// to Batch jobs per call.
 type Pool struct {
 	Queue   *Queue
 	Name    string
 	Size    int
-	Handle  HandlerFunc
-	Timeout time.Duration // per job; shorter than the lease
+	Batch   int // jobs per handler call; 0 means 1
+	Handle  BatchHandlerFunc
+	Timeout time.Duration // per handler call; shorter than the lease
 	Gate    *StoreGate
 	Log     *slog.Logger
 }
@@ -30,7 +58,25 @@ type Pool struct {
 // Run claims and runs jobs until stop is cancelled, then waits for the
 // jobs it started. Jobs run under hard: cancelling it (the shutdown
 // deadline) interrupts them, and they are released back to waiting.
+//
+// A job's outcome is handed to an acker that records whatever outcomes are
+// pending in one transaction, and the job's slot is free at once: its
+// results are already committed, so waiting for the ack's fsync too would
+// only halve the pool's rate. A crash before the ack commits leaves the
+// job active; it runs again at the next start, and every handler is
+// idempotent.
 func (p *Pool) Run(stop, hard context.Context) error {
+	batch := max(p.Batch, 1)
+	acks := make(chan Ack, p.Size*batch)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		p.ackLoop(context.WithoutCancel(hard), acks, cap(acks))
+	}()
+	defer func() {
+		close(acks)
+		<-acked
+	}()
 	var g errgroup.Group
 	g.SetLimit(p.Size)
 	var running atomic.Int64
@@ -47,7 +93,7 @@ func (p *Pool) Run(stop, hard context.Context) error {
 			}
 			continue
 		}
-		jobs, err := p.Queue.Claim(stop, p.Name, free)
+		jobs, err := p.Queue.Claim(stop, p.Name, free*batch)
 		if err != nil {
 			if stop.Err() == nil {
 				p.Log.Error("claim failed", "queue", p.Name, "err", err)
@@ -55,22 +101,62 @@ func (p *Pool) Run(stop, hard context.Context) error {
 			}
 			continue
 		}
-		for _, j := range jobs {
+		for chunk := range slices.Chunk(jobs, batch) {
 			running.Add(1)
 			g.Go(func() error {
-				defer func() {
-					running.Add(-1)
-					notify(freed)
-				}()
-				p.run(hard, j)
+				done := p.run(hard, chunk)
+				running.Add(-1)
+				notify(freed)
+				for _, a := range done {
+					acks <- a
+				}
 				return nil
 			})
 		}
-		if len(jobs) < free {
+		if len(jobs) < free*batch {
 			p.waitForWork(stop)
 		}
 	}
 	return g.Wait()
+}
+
+// ackLoop records outcomes as they come, all those pending in one
+// transaction, until acks is closed and drained. It runs under a context
+// that outlives shutdown: the queue's writer is closed only after the
+// pools.
+func (p *Pool) ackLoop(ctx context.Context, acks <-chan Ack, most int) {
+	batch := make([]Ack, 0, most)
+	for a := range acks {
+		batch = append(batch[:0], a)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case a, ok := <-acks:
+				if !ok {
+					break more
+				}
+				batch = append(batch, a)
+			default:
+				break more
+			}
+		}
+		p.ack(ctx, batch)
+	}
+}
+
+func (p *Pool) ack(ctx context.Context, batch []Ack) {
+	current, err := p.Queue.Ack(ctx, batch)
+	if err != nil {
+		p.Log.Error("ack failed; the jobs will run again when their lease expires",
+			"queue", p.Name, "jobs", len(batch), "err", err)
+		return
+	}
+	for i, ok := range current {
+		if !ok {
+			p.Log.Warn("stale claim: the lease had expired and the job was handed out again; outcome discarded",
+				"queue", p.Name, "processingId", batch[i].Job.ProcessingID, "attempt", batch[i].Job.Attempt)
+		}
+	}
 }
 
 // waitForWork sleeps until an enqueue signals the queue, the earliest
@@ -90,52 +176,64 @@ func (p *Pool) waitForWork(stop context.Context) {
 	}
 }
 
-// run processes one job and records the outcome. Acks use a context that
-// outlives shutdown: the queue's writer is closed only after the pools.
-func (p *Pool) run(hard context.Context, j Job) {
+// run processes a chunk of jobs and says how each ended.
+func (p *Pool) run(hard context.Context, jobs []Job) []Ack {
 	ctx, cancel := context.WithTimeout(hard, p.Timeout)
-	result, err := p.handle(ctx, j)
+	out := p.handle(ctx, jobs)
 	cancel()
-	log := p.Log.With("queue", j.Queue, "processingId", j.ProcessingID, "attempt", j.Attempt)
-	ack := context.WithoutCancel(hard)
-	var current bool
-	var ackErr error
-	switch {
-	case err == nil:
-		b, merr := json.Marshal(result)
-		if merr != nil {
-			b = []byte(`null`)
-		}
-		current, ackErr = p.Queue.Complete(ack, j, b)
-	case hard.Err() != nil:
-		log.Warn("job interrupted by shutdown, released to waiting", "err", err)
-		current, ackErr = p.Queue.Release(ack, j, "interrupted by shutdown")
-	case IsUnavailable(err) && p.Gate.Confirm(hard, err):
-		log.Warn("results store unavailable, job released without spending an attempt", "err", err)
-		current, ackErr = p.Queue.Release(ack, j, "results store unavailable: "+err.Error())
-	default:
-		permanent := IsPermanent(err)
-		final := permanent || j.Attempt >= j.MaxAttempts
-		log.Warn("job failed", "err", err, "permanent", permanent, "willRetry", !final)
-		current, ackErr = p.Queue.Fail(ack, j, err, permanent)
+	acks := make([]Ack, len(jobs))
+	for i, j := range jobs {
+		acks[i] = p.ackFor(hard, j, out[i])
 	}
-	switch {
-	case ackErr != nil:
-		log.Error("ack failed; the job will run again when its lease expires", "err", ackErr)
-	case !current:
-		log.Warn("stale claim: the lease had expired and the job was handed out again; outcome discarded")
-	}
+	return acks
 }
 
-// handle calls the handler, turning a panic into a permanent error so one
-// poisoned job cannot take the process down.
-func (p *Pool) handle(ctx context.Context, j Job) (result any, err error) {
+// ackFor turns a handler's outcome into the ack that records it.
+func (p *Pool) ackFor(hard context.Context, j Job, o Outcome) Ack {
+	if o.Err == nil {
+		b, err := json.Marshal(o.Result)
+		if err != nil {
+			b = []byte(`null`)
+		}
+		return Ack{Job: j, Result: b}
+	}
+	err := o.Err
+	log := p.Log.With("queue", j.Queue, "processingId", j.ProcessingID, "attempt", j.Attempt)
+	switch {
+	case hard.Err() != nil:
+		log.Warn("job interrupted by shutdown, released to waiting", "err", err)
+		return Ack{Job: j, Release: "interrupted by shutdown"}
+	case IsUnavailable(err) && p.Gate.Confirm(hard, err):
+		log.Warn("results store unavailable, job released without spending an attempt", "err", err)
+		return Ack{Job: j, Release: "results store unavailable: " + err.Error()}
+	}
+	permanent := IsPermanent(err)
+	final := permanent || j.Attempt >= j.MaxAttempts
+	log.Warn("job failed", "err", err, "permanent", permanent, "willRetry", !final)
+	return Ack{Job: j, Err: err, Permanent: permanent}
+}
+
+// handle calls the handler, turning a panic into a permanent error for the
+// chunk so that one poisoned job cannot take the process down.
+func (p *Pool) handle(ctx context.Context, jobs []Job) (out []Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = Permanent(fmt.Errorf("panic: %v", v))
+			out = failAll(len(jobs), Permanent(fmt.Errorf("panic: %v", v)))
 		}
 	}()
-	return p.Handle(ctx, j)
+	out = p.Handle(ctx, jobs)
+	if len(out) != len(jobs) {
+		return failAll(len(jobs), Permanent(fmt.Errorf("handler returned %d outcomes for %d jobs", len(out), len(jobs))))
+	}
+	return out
+}
+
+func failAll(n int, err error) []Outcome {
+	out := make([]Outcome, n)
+	for i := range out {
+		out[i].Err = err
+	}
+	return out
 }
 
 // StoreGate holds the worker pools while the results store is down, so
