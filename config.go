@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type Config struct {
 	MinMatchScore       int
 	VisionAPIKey        string
 	VisionEndpoint      string
+	WordlistDir         string // MODERATION_WORDLIST_DIR: extra spam and hate lists
 	MaxBodyBytes        int64
 	ShutdownTimeout     time.Duration
 	BlockedDomains      []string
@@ -63,6 +65,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:        int64(r.intIn("MAX_BODY_BYTES", 1<<20, 1024, 64<<20)),
 		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 25*time.Second),
 		BlockedDomains:      splitList(getenv("BLOCKED_DOMAINS")),
+		WordlistDir:         strings.TrimSpace(getenv("MODERATION_WORDLIST_DIR")),
 		Lease:               r.duration("JOB_LEASE", 60*time.Second),
 		Retention:           r.duration("COMPLETED_RETENTION", 24*time.Hour),
 		Demo:                r.boolean("DEMO_DATA"),
@@ -87,6 +90,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		r.fail(fmt.Sprintf("OFFPEAK_HOURS: %v", err))
 	} else {
 		c.OffPeak = off
+	}
+	if u, err := url.Parse(c.VisionEndpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		r.fail(fmt.Sprintf("VISION_ENDPOINT=%q: want an http(s) URL", c.VisionEndpoint))
 	}
 	if c.Lease < time.Second {
 		r.fail("JOB_LEASE must be at least 1s")

@@ -118,6 +118,8 @@ type App struct {
 	pg     *PostgresStore // nil in embedded mode
 	gate   *StoreGate
 	server *Server
+	mod    *Moderator
+	vision *VisionClient   // nil without GOOGLE_VISION_API_KEY
 	board  *Leaderboard    // nil with LEADERBOARD_DISABLED
 	built  chan struct{}   // closed when the leaderboard rebuild goroutine is done
 	life   context.Context // ends at Close; bounds the gate's probing
@@ -143,6 +145,14 @@ func OpenApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 func (a *App) open(ctx context.Context) error {
+	lists, err := LoadWordLists(a.cfg.WordlistDir)
+	if err != nil {
+		return err
+	}
+	a.mod = NewModerator(lists, a.cfg.BlockedDomains)
+	if a.cfg.VisionAPIKey != "" {
+		a.vision = NewVisionClient(a.cfg.VisionEndpoint, a.cfg.VisionAPIKey)
+	}
 	q, err := OpenQueue(a.db, QueueOptions{Attempts: a.cfg.Attempts, Backoff: a.cfg.Backoff, Lease: a.cfg.Lease})
 	if err != nil {
 		return err
@@ -234,13 +244,14 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 		return nil
 	}
 	p := &Processor{
-		Store:          a.store,
-		Log:            a.log,
-		MinMatchScore:  a.cfg.MinMatchScore,
-		Timezone:       a.cfg.Timezone,
-		OffPeak:        a.cfg.OffPeak,
-		BlockedDomains: a.cfg.BlockedDomains,
-		Now:            time.Now,
+		Store:         a.store,
+		Log:           a.log,
+		MinMatchScore: a.cfg.MinMatchScore,
+		Timezone:      a.cfg.Timezone,
+		OffPeak:       a.cfg.OffPeak,
+		Moderator:     a.mod,
+		Vision:        a.vision,
+		Now:           time.Now,
 	}
 	if a.board != nil {
 		p.Recorded = a.board.Record

@@ -50,11 +50,16 @@ func startApp(t testing.TB, overrides map[string]string) *testApp {
 	return startAppWith(t, cfg)
 }
 
-func startAppWith(t testing.TB, cfg Config) *testApp {
+// startAppWith starts an app from cfg; each setup function may adjust the
+// opened app before its workers start.
+func startAppWith(t testing.TB, cfg Config, setup ...func(*App)) *testApp {
 	t.Helper()
 	app, err := OpenApp(context.Background(), cfg, testLogger())
 	if err != nil {
 		t.Fatalf("open app: %v", err)
+	}
+	for _, f := range setup {
+		f(app)
 	}
 	srv := httptest.NewServer(app.Handler())
 	stop, cancelStop := context.WithCancel(context.Background())

@@ -11,16 +11,18 @@ import (
 	"time"
 )
 
-// Processor does each queue's work: the rules of scoring.go applied to a
-// job's payload, the outcome written through the Store.
+// Processor does each queue's work: the rules of scoring.go and
+// moderation.go applied to a job's payload, the outcome written through the
+// Store.
 type Processor struct {
-	Store          Store
-	Log            *slog.Logger
-	MinMatchScore  int
-	Timezone       *time.Location
-	OffPeak        OffPeak
-	BlockedDomains []string
-	Now            func() time.Time
+	Store         Store
+	Log           *slog.Logger
+	MinMatchScore int
+	Timezone      *time.Location
+	OffPeak       OffPeak
+	Moderator     *Moderator
+	Vision        *VisionClient // nil: images are not analysed
+	Now           func() time.Time
 	// Recorded, when set, is told of the activities whose store
 	// transaction inserted a new log row, once per claimed batch, after
 	// the commit (the leaderboard's feed). A re-run of a recorded job
@@ -96,7 +98,8 @@ type ModerationResult struct {
 	Reasons []string `json:"reasons"`
 }
 
-// ModeratePost checks a post's text and links and records the outcome.
+// ModeratePost checks a post's text, links and images and records the
+// outcome.
 func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 	var t PostTask
 	if err := decodePayload(j, &t); err != nil {
@@ -104,13 +107,48 @@ func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 	}
 	log := p.Log.With("processingId", j.ProcessingID, "postId", t.PostID)
 	log.Info("[Worker] Moderating post " + t.PostID)
-	m := ModeratePost(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, p.BlockedDomains)
+	images, err := p.checkImages(ctx, j, t.Images, log)
+	if err != nil {
+		return nil, err
+	}
+	m := p.Moderator.Moderate(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, images)
 	outcome := ModerationOutcome{Status: m.Status, Reason: strings.Join(m.Reasons, "; "), At: p.Now()}
 	if err := p.Store.SaveModeration(ctx, t, outcome); err != nil {
 		return nil, err
 	}
 	log.Info("Post moderation completed: "+t.PostID, "status", m.Status, "reason", outcome.Reason)
 	return ModerationResult{m.Status, m.Flagged(), nonNil(m.Reasons)}, nil
+}
+
+// checkImages asks Vision about the post's distinct images that may be sent
+// to it (see ImageURLProblem). A Vision failure is a transient error, so the queue
+// retries the job; on the job's last attempt the post is decided without
+// images instead, and the report says they were not checked (SPEC §6).
+func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log *slog.Logger) (ImageReport, error) {
+	if p.Vision == nil {
+		return ImageReport{}, nil
+	}
+	report := ImageReport{Enabled: true}
+	var send []string
+	for _, u := range images {
+		if u = strings.TrimSpace(u); ImageURLProblem(u) == "" && !slices.Contains(send, u) {
+			send = append(send, u)
+		}
+	}
+	if len(send) == 0 {
+		return report, nil
+	}
+	verdicts, err := p.Vision.SafeSearch(ctx, send)
+	switch {
+	case err == nil:
+		report.Verdicts = verdicts
+	case j.Attempt < j.MaxAttempts:
+		return report, fmt.Errorf("post %s: %w", j.ProcessingID, err)
+	default:
+		log.Warn("Vision failed on the last attempt: post decided on text and links", "err", err)
+		report.NotChecked = fmt.Sprintf("Vision failed after %d attempts", j.Attempt)
+	}
+	return report, nil
 }
 
 // ActivityResult is stored as the activity-scoring job's result. Applied
@@ -152,10 +190,22 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 			}
 		}
 	}
+	p.logScored(ctx, recs, recorded)
 	if len(applied) > 0 && p.Recorded != nil {
 		p.Recorded(applied)
 	}
 	return out
+}
+
+// logScored logs each recorded activity at debug level.
+func (p *Processor) logScored(ctx context.Context, recs []ActivityRecord, recorded []ActivityOutcome) {
+	if !p.Log.Enabled(ctx, slog.LevelDebug) || len(recorded) != len(recs) {
+		return
+	}
+	for k, a := range recs {
+		p.Log.Debug("Activity scored", "processingId", a.ProcessingID, "userId", a.UserID,
+			"action", a.Action, "points", a.Points, "applied", recorded[k].Applied, "err", recorded[k].Err)
+	}
 }
 
 // activityRecord reads an activity job and prices its action.

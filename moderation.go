@@ -1,0 +1,556 @@
+package main
+
+// Post moderation: word lists, text heuristics, and the decision that
+// combines text, links and image verdicts into one status. Pure: the Vision
+// call happens in the processor, which hands its verdicts in. A Moderator is
+// read-only once built, so it is safe for concurrent use.
+
+import (
+	"bufio"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// PostContent is a newsfeed post as submitted.
+type PostContent struct {
+	Content string
+	Images  []string
+	Links   []string
+}
+
+// Moderation statuses.
+const (
+	StatusApproved = "approved"
+	StatusFlagged  = "flagged"
+	StatusBlocked  = "blocked"
+)
+
+// Spam score thresholds: a post scoring FlagThreshold or more is flagged for
+// review, BlockThreshold or more is blocked. Every spam phrase weighs at least
+// FlagThreshold, so one is enough to flag a post.
+const (
+	FlagThreshold  = 3
+	BlockThreshold = 8
+)
+
+// Moderation is the verdict on a post.
+type Moderation struct {
+	Status  string   // approved | flagged | blocked
+	Score   int      // spam score, sum of signal weights
+	Reasons []string // plain words, one per signal that fired
+}
+
+// Flagged reports whether the post needs attention, i.e. is not approved.
+func (m Moderation) Flagged() bool { return m.Status != StatusApproved }
+
+// Weights of the text signals other than spam phrases.
+const (
+	weightShouting      = 2
+	weightRepeatedChars = 2
+	weightRepeatedPunct = 2
+	weightEmojiFlood    = 3
+	weightTooManyLinks  = 3
+	weightRepeatedLink  = 3
+	weightContactMoney  = 3
+)
+
+// Limits of the text and link signals.
+const (
+	shoutingMinLetters = 20 // shorter texts may be an acronym or a heading
+	shoutingPercent    = 70 // more capitals than this, in percent of letters, is shouting
+	repeatedRun        = 5  // a letter this many times in a row: "soooooo"
+	repeatedPunctRun   = 3  // "!!!", "?!?"
+	emojiFloodTotal    = 10 // this many emoji in a post
+	emojiFloodRun      = 8  // or this many in a row
+	maxLinks           = 5
+	repeatedLinkCount  = 3 // the same link this many times
+)
+
+// ---- Word lists ----
+
+// SpamPhrase is a phrase typical of spam with its weight in the spam score.
+type SpamPhrase struct {
+	Phrase string // as written in the list, quoted in reasons
+	Weight int
+	keys   []string
+}
+
+// HateTerm is a hateful phrase with its category; reasons name the
+// category, never the term.
+type HateTerm struct {
+	Category string
+	keys     []string
+}
+
+// WordLists are the phrases moderation looks for.
+type WordLists struct {
+	Spam []SpamPhrase
+	Hate []HateTerm
+}
+
+// hateCategories are the categories a hate list may use; see wordlists/.
+var hateCategories = []string{"slur", "supremacy", "dehumanising", "incitement", "target"}
+
+//go:embed wordlists/*.txt
+var builtinWordListFiles embed.FS
+
+// BuiltinWordLists returns the English and French lists embedded in the
+// binary, parsed once. The embedded files are tested, so a parse error here
+// is a build mistake and panics.
+var BuiltinWordLists = sync.OnceValue(func() WordLists {
+	lists, err := readWordListDir(builtinWordListFiles, "wordlists")
+	if err != nil {
+		panic(fmt.Sprintf("embedded word lists: %v", err))
+	}
+	return lists
+})
+
+// LoadWordLists returns the built-in lists plus, when dir is not empty,
+// those of dir (MODERATION_WORDLIST_DIR): every *.txt file there whose name
+// starts with "spam" or "hate", in the format of the built-in files.
+func LoadWordLists(dir string) (WordLists, error) {
+	lists := BuiltinWordLists()
+	if dir == "" {
+		return lists, nil
+	}
+	extra, err := readWordListDir(os.DirFS(dir), ".")
+	if err != nil {
+		return WordLists{}, fmt.Errorf("MODERATION_WORDLIST_DIR %s: %w", dir, err)
+	}
+	if len(extra.Spam)+len(extra.Hate) == 0 {
+		return WordLists{}, fmt.Errorf("MODERATION_WORDLIST_DIR %s: no spam*.txt or hate*.txt file with a phrase", dir)
+	}
+	return WordLists{Spam: slices.Concat(lists.Spam, extra.Spam), Hate: slices.Concat(lists.Hate, extra.Hate)}, nil
+}
+
+// readWordListDir parses the *.txt lists of dir in fsys, in name order.
+func readWordListDir(fsys fs.FS, dir string) (WordLists, error) {
+	names, err := fs.Glob(fsys, path.Join(dir, "*.txt"))
+	if err != nil {
+		return WordLists{}, fmt.Errorf("list word lists: %w", err)
+	}
+	var lists WordLists
+	for _, name := range names {
+		if err := lists.readFile(fsys, name); err != nil {
+			return WordLists{}, err
+		}
+	}
+	return lists, nil
+}
+
+// readFile adds one list file to lists, by the kind its name starts with.
+func (lists *WordLists) readFile(fsys fs.FS, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return fmt.Errorf("open word list: %w", err)
+	}
+	defer f.Close()
+	base := path.Base(name)
+	switch {
+	case strings.HasPrefix(base, "spam"):
+		spam, err := ParseSpamList(f)
+		lists.Spam = append(lists.Spam, spam...)
+		return wrapListError(base, err)
+	case strings.HasPrefix(base, "hate"):
+		hate, err := ParseHateList(f)
+		lists.Hate = append(lists.Hate, hate...)
+		return wrapListError(base, err)
+	}
+	return fmt.Errorf("%s: a word list's name must start with spam or hate", base)
+}
+
+// wrapListError prefixes a list's parse error with the file name.
+func wrapListError(name string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// listLines calls each with the first field and the rest of every line of
+// a list, skipping blanks and # comments; errors name the line.
+func listLines(r io.Reader, each func(head, phrase string) error) error {
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		head, phrase := line, ""
+		if i := strings.IndexFunc(line, unicode.IsSpace); i > 0 {
+			head, phrase = line[:i], strings.TrimSpace(line[i:])
+		}
+		if !strings.ContainsFunc(NormalizeText(phrase), isWordRune) {
+			return fmt.Errorf("line %d: want a weight or category, then a phrase; got %q", n, line)
+		}
+		if err := each(head, phrase); err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read word list: %w", err)
+	}
+	return nil
+}
+
+// ParseSpamList reads a spam list: "<weight> <phrase>" per line, the
+// weight an integer from FlagThreshold to 100.
+func ParseSpamList(r io.Reader) ([]SpamPhrase, error) {
+	var out []SpamPhrase
+	err := listLines(r, func(head, phrase string) error {
+		w, err := strconv.Atoi(head)
+		if err != nil || w < FlagThreshold || w > 100 {
+			return fmt.Errorf("weight %q: want an integer from %d to 100", head, FlagThreshold)
+		}
+		out = append(out, SpamPhrase{Phrase: phrase, Weight: w, keys: phraseKeys(phrase)})
+		return nil
+	})
+	return out, err
+}
+
+// ParseHateList reads a hate list: "<category> <phrase>" per line. Each
+// incitement is combined with each target of the same list.
+func ParseHateList(r io.Reader) ([]HateTerm, error) {
+	var out []HateTerm
+	var incitements, targets []string
+	err := listLines(r, func(category, phrase string) error {
+		switch category {
+		case "incitement":
+			incitements = append(incitements, phrase)
+		case "target":
+			targets = append(targets, phrase)
+		default:
+			if !slices.Contains(hateCategories, category) {
+				return fmt.Errorf("category %q: want one of %s", category, strings.Join(hateCategories, ", "))
+			}
+			out = append(out, HateTerm{Category: category, keys: phraseKeys(phrase)})
+		}
+		return nil
+	})
+	if err == nil && (len(incitements) == 0) != (len(targets) == 0) {
+		err = errors.New("incitement and target lines go together: one kind has none")
+	}
+	for _, inc := range incitements {
+		for _, target := range targets {
+			out = append(out, HateTerm{Category: "incitement", keys: phraseKeys(inc + " " + target)})
+		}
+	}
+	return out, err
+}
+
+// phraseKeys returns the normalised forms a phrase is matched by: the
+// phrase, and for several words the words glued together, which is how a
+// phrase spelt out letter by letter with single spaces reads once
+// normalised ("f r e e m o n e y" → "freemoney").
+func phraseKeys(phrase string) []string {
+	key := NormalizeText(phrase)
+	if glued := strings.ReplaceAll(key, " ", ""); glued != key {
+		return []string{key, glued}
+	}
+	return []string{key}
+}
+
+// postText is a post's text in the forms phrases are matched in, with the
+// set of its words: a phrase whose first word is not in the set cannot
+// occur, which rules most phrases out with one map lookup.
+type postText struct {
+	forms []string
+	words map[string]bool
+}
+
+// newPostText normalises content for matching.
+func newPostText(content string) postText {
+	t := postText{forms: NormalizedForms(content), words: make(map[string]bool)}
+	for _, form := range t.forms {
+		for _, w := range strings.FieldsFunc(form, func(r rune) bool { return !isWordRune(r) }) {
+			t.words[w] = true
+		}
+	}
+	return t
+}
+
+// has reports whether one of keys occurs as whole words in one of the forms.
+func (t postText) has(keys []string) bool {
+	for _, key := range keys {
+		if first := leadingWord(key); first != "" && !t.words[first] {
+			continue
+		}
+		if slices.ContainsFunc(t.forms, func(form string) bool { return containsWord(form, key) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// leadingWord returns the run of word characters that starts key, "" when
+// key starts with another character. Where containsWord finds key, that run
+// is a whole word of the text.
+func leadingWord(key string) string {
+	end := strings.IndexFunc(key, func(r rune) bool { return !isWordRune(r) })
+	if end < 0 {
+		return key
+	}
+	return key[:end]
+}
+
+// ---- Decision ----
+
+// Moderator holds the word lists and domain blocklist moderation uses.
+type Moderator struct {
+	lists     WordLists
+	blocklist []string
+}
+
+// NewModerator returns a Moderator with lists and the built-in domain
+// blocklist plus blockedDomains (BLOCKED_DOMAINS).
+func NewModerator(lists WordLists, blockedDomains []string) *Moderator {
+	return &Moderator{lists: lists, blocklist: DomainBlocklist(blockedDomains)}
+}
+
+// Moderate decides on a post from its text, its links and the image verdicts
+// the processor gathered.
+//
+// The post is blocked on a hate term, an image Vision finds VERY_LIKELY adult
+// or violent, or a score of BlockThreshold; flagged on a score of
+// FlagThreshold, any link rule, an image LIKELY or more adult, violent or
+// racy, or an image URL refused for Vision; approved otherwise. Notes that
+// decide nothing (images not checked, Vision errors) still appear in the
+// reasons. Reasons come in a stable order without duplicates and never quote
+// the whole content.
+func (m *Moderator) Moderate(p PostContent, images ImageReport) Moderation {
+	var v verdict
+	v.checkText(p.Content, m.lists)
+	v.checkLinks(PostLinks(p), m.blocklist)
+	v.checkImages(p.Images, images)
+	return v.moderation()
+}
+
+// checkImages records the image signals. Without Vision there are none.
+// Images are not spam: they flag or block without weighing in the score.
+func (v *verdict) checkImages(urls []string, r ImageReport) {
+	if !r.Enabled {
+		return
+	}
+	for _, u := range urls {
+		if problem := ImageURLProblem(u); problem != "" {
+			v.flag = true
+			v.add("image not sent to Vision: "+problem, 0)
+		}
+	}
+	if r.NotChecked != "" {
+		v.add("images not checked: "+r.NotChecked, 0)
+	}
+	for _, img := range r.Verdicts {
+		v.checkImage(img)
+	}
+}
+
+// checkImage records one image's SafeSearch verdict: LIKELY or more adult,
+// violent or racy flags, VERY_LIKELY adult or violent blocks.
+func (v *verdict) checkImage(img ImageVerdict) {
+	if img.Error != "" {
+		v.add("image not checked: "+img.Error, 0)
+		return
+	}
+	for _, c := range []struct {
+		name, likelihood string
+		blocks           bool
+	}{{"adult", img.Adult, true}, {"violence", img.Violence, true}, {"racy", img.Racy, false}} {
+		rank := likelihoodRank(c.likelihood)
+		if rank < likelihoodRank("LIKELY") {
+			continue
+		}
+		v.flag = true
+		v.block = v.block || (c.blocks && rank >= likelihoodRank("VERY_LIKELY"))
+		v.add("image "+c.name+": "+c.likelihood, 0)
+	}
+}
+
+// verdict accumulates the signals that fire while moderating one post.
+type verdict struct {
+	score   int
+	reasons []string
+	block   bool // a signal that blocks whatever the score
+	flag    bool // a signal that flags whatever the score
+}
+
+// add records a signal; one already recorded neither repeats nor adds weight.
+func (v *verdict) add(reason string, weight int) {
+	if slices.Contains(v.reasons, reason) {
+		return
+	}
+	v.reasons = append(v.reasons, reason)
+	v.score += weight
+}
+
+// moderation turns the signals into the final verdict.
+func (v *verdict) moderation() Moderation {
+	status := StatusApproved
+	switch {
+	case v.block || v.score >= BlockThreshold:
+		status = StatusBlocked
+	case v.flag || v.score >= FlagThreshold:
+		status = StatusFlagged
+	}
+	return Moderation{Status: status, Score: v.score, Reasons: v.reasons}
+}
+
+// checkText records the signals of the post's text. Hate is not spam: it
+// blocks the post without weighing in the spam score.
+func (v *verdict) checkText(content string, lists WordLists) {
+	text := newPostText(content)
+	for _, h := range lists.Hate {
+		if text.has(h.keys) {
+			v.block = true
+			v.add("hate term ("+h.Category+")", 0)
+		}
+	}
+	for _, sp := range lists.Spam {
+		if text.has(sp.keys) {
+			v.add(fmt.Sprintf("spam phrase: '%s'", sp.Phrase), sp.Weight)
+		}
+	}
+	v.checkStyle(content)
+	v.checkContacts(content, text.forms[0])
+}
+
+// checkStyle records shouting, repeated letters and punctuation, and
+// emoji floods.
+func (v *verdict) checkStyle(content string) {
+	if percent, ok := capitalsPercent(content); ok {
+		v.add(fmt.Sprintf("shouting: %d%% capitals", percent), weightShouting)
+	}
+	if longestRun(content, unicode.IsLetter, false) >= repeatedRun {
+		v.add("repeated characters", weightRepeatedChars)
+	}
+	if longestRun(content, isShoutPunct, true) >= repeatedPunctRun {
+		v.add("repeated punctuation", weightRepeatedPunct)
+	}
+	if total, run := emojiCounts(content); total >= emojiFloodTotal || run >= emojiFloodRun {
+		v.add(fmt.Sprintf("emoji flood: %d emoji", total), weightEmojiFlood)
+	}
+}
+
+// capitalsPercent returns the share of capitals among the letters of s, in
+// whole percent, when s has enough letters and enough capitals to shout.
+func capitalsPercent(s string) (int, bool) {
+	var upper, letters int
+	for _, r := range s {
+		switch {
+		case unicode.IsUpper(r):
+			upper++
+			letters++
+		case unicode.IsLower(r):
+			letters++
+		}
+	}
+	if letters < shoutingMinLetters || upper*100 <= letters*shoutingPercent {
+		return 0, false
+	}
+	return upper * 100 / letters, true
+}
+
+// longestRun returns the longest run of runes satisfying in: the same rune
+// repeated (ignoring case), or with mixed any mix of them ("?!?!").
+func longestRun(s string, in func(rune) bool, mixed bool) int {
+	best, run, prev := 0, 0, noRune
+	for _, r := range s {
+		r = unicode.ToLower(r)
+		switch {
+		case !in(r):
+			run = 0
+		case mixed || r == prev:
+			run++
+		default:
+			run = 1
+		}
+		prev = r
+		best = max(best, run)
+	}
+	return best
+}
+
+// isShoutPunct reports whether r is an exclamation or question mark.
+func isShoutPunct(r rune) bool { return r == '!' || r == '?' || r == '¡' || r == '¿' }
+
+// emojiCounts returns how many emoji s holds and the longest run of them,
+// skipping the joiners and variation selectors inside emoji sequences.
+func emojiCounts(s string) (total, longest int) {
+	run := 0
+	for _, r := range s {
+		switch {
+		case isEmoji(r):
+			total++
+			run++
+			longest = max(longest, run)
+		case r == '\u200d' || r == '\ufe0f' || unicode.IsSpace(r):
+		default:
+			run = 0
+		}
+	}
+	return total, longest
+}
+
+// isEmoji reports whether r is a pictographic emoji.
+func isEmoji(r rune) bool {
+	return (r >= 0x1F300 && r <= 0x1FAFF) || (r >= 0x2600 && r <= 0x27BF) || (r >= 0x1F000 && r <= 0x1F2FF)
+}
+
+// Contact and payment patterns that, next to money words, make a post a
+// scam: phone numbers (international, or French 0X XX XX XX XX) and crypto
+// wallet addresses (Bitcoin, Ethereum, Tron).
+var (
+	phonePattern  = regexp.MustCompile(`(?:\+|00)[1-9]\d{0,2}[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,4}){2,5}|\b0[1-9](?:[\s.\-]?\d{2}){4}\b`)
+	walletPattern = regexp.MustCompile(`\b(?:bc1[a-zA-HJ-NP-Z0-9]{25,62}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|0x[a-fA-F0-9]{40}|T[1-9A-HJ-NP-Za-km-z]{33})\b`)
+	moneyWords    = []string{
+		"money", "cash", "earn", "earning", "earnings", "bitcoin", "btc",
+		"crypto", "usdt", "eth", "ethereum", "forex", "payout", "argent", "gagner", "gagnez",
+		"gains", "rentable", "rendement",
+	}
+)
+
+// checkContacts records a phone number or a wallet address in a post that
+// also talks money: the shape of advance-fee and crypto scams. A recruiter's
+// phone number next to a salary does not fire: "salary" is no money word.
+// A phone number must stand apart from letters and digits, so the digits
+// inside a wallet address or a hash are none.
+func (v *verdict) checkContacts(content, normalized string) {
+	if !slices.ContainsFunc(moneyWords, func(w string) bool { return containsWord(normalized, w) }) {
+		return
+	}
+	if walletPattern.MatchString(content) {
+		v.add("crypto wallet address with money talk", weightContactMoney)
+	}
+	if slices.ContainsFunc(phonePattern.FindAllStringIndex(content, -1), func(m []int) bool {
+		return !isWordRune(runeBefore(content, m[0])) && !isWordRune(runeAt(content, m[1]))
+	}) {
+		v.add("phone number with money talk", weightContactMoney)
+	}
+}
+
+// checkLinks records the signals of the post's links. Any link rule flags.
+func (v *verdict) checkLinks(links []PostLink, blocklist []string) {
+	if len(links) > maxLinks {
+		v.add(fmt.Sprintf("too many links: %d", len(links)), weightTooManyLinks)
+	}
+	for _, link := range links {
+		if link.Count >= repeatedLinkCount {
+			v.add(fmt.Sprintf("same link repeated %d times: %s", link.Count, quoteLink(link.URL)), weightRepeatedLink)
+		}
+		for _, f := range AnalyzeLink(link.URL, blocklist) {
+			v.flag = true
+			v.add(f.Reason, f.Weight)
+		}
+	}
+}
