@@ -35,6 +35,8 @@ type Config struct {
 	Lease               time.Duration
 	Retention           time.Duration
 	Demo                bool
+	LeaderboardDisabled bool             // LEADERBOARD_DISABLED: no redka.db, no leaderboard routes
+	Clock               func() time.Time // the leaderboard's clock; nil = time.Now (tests inject one)
 	LogLevel            string
 	LogFormat           string
 }
@@ -67,6 +69,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Lease:               r.duration("JOB_LEASE", 60*time.Second),
 		Retention:           r.duration("COMPLETED_RETENTION", 24*time.Hour),
 		Demo:                r.boolean("DEMO_DATA"),
+		LeaderboardDisabled: r.boolean("LEADERBOARD_DISABLED"),
 		LogLevel:            r.str("LOG_LEVEL", "info"),
 		LogFormat:           r.str("LOG_FORMAT", "text"),
 	}

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/julienschmidt/httprouter v1.3.0
+	github.com/nalgeon/redka v1.0.1
 	golang.org/x/sync v0.25.0
 	golang.org/x/text v0.41.0
 	modernc.org/sqlite v1.62.0

@@ -35,6 +35,8 @@ type Server struct {
 	// requireUUIDs is set in Postgres mode, where jobId, postId and userId
 	// are the app's uuid keys.
 	requireUUIDs bool
+	// board serves the leaderboard routes; nil when LEADERBOARD_DISABLED.
+	board *Leaderboard
 }
 
 // NewServer builds the HTTP side over a queue. signingKeys are the
@@ -62,6 +64,7 @@ func (s *Server) Routes() http.Handler {
 	r.POST("/api/activity/score", s.webhook(s.acceptActivity))
 	r.GET("/api/health/queues", s.health)
 	r.GET("/api/processing/:processingId", s.authenticated(s.processing))
+	s.leaderboardRoutes(r)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", nil)
 	})

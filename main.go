@@ -108,7 +108,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 }
 
 // App is one hookd: the SQLite file, the queue, the results store, the
-// HTTP side and the worker pools.
+// leaderboard, the HTTP side and the worker pools.
 type App struct {
 	cfg    Config
 	log    *slog.Logger
@@ -120,6 +120,8 @@ type App struct {
 	server *Server
 	mod    *Moderator
 	vision *VisionClient   // nil without GOOGLE_VISION_API_KEY
+	board  *Leaderboard    // nil with LEADERBOARD_DISABLED
+	built  chan struct{}   // closed when the leaderboard rebuild goroutine is done
 	life   context.Context // ends at Close; bounds the gate's probing
 	end    context.CancelFunc
 }
@@ -171,6 +173,9 @@ func (a *App) open(ctx context.Context) error {
 		}
 		a.log.Info("demo data loaded", "candidates", n)
 	}
+	if err := a.openLeaderboard(); err != nil {
+		return err
+	}
 	n, err := q.RecoverAbandoned(ctx)
 	if err != nil {
 		return err
@@ -180,6 +185,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.server = NewServer(q, a.cfg.Secret, a.cfg.SigningKeys, a.cfg.MaxBodyBytes, a.log, a.gate.Problem)
 	a.server.requireUUIDs = a.pg != nil
+	a.server.board = a.board
 	return nil
 }
 
@@ -229,8 +235,14 @@ func (a *App) Handler() http.Handler { return a.server.Routes() }
 var batchSizes = map[string]int{QueueActivity: 64}
 
 // RunWorkers runs the worker pools until stop is cancelled; jobs still
-// running when hard is cancelled are interrupted and released.
+// running when hard is cancelled are interrupted and released. While the
+// leaderboard is being rebuilt they have not started: jobs wait in the
+// queue, so that the rebuild and the live feed cannot count an activity
+// twice.
 func (a *App) RunWorkers(stop, hard context.Context) error {
+	if !a.waitLeaderboard(stop) {
+		return nil
+	}
 	p := &Processor{
 		Store:         a.store,
 		Log:           a.log,
@@ -240,6 +252,9 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 		Moderator:     a.mod,
 		Vision:        a.vision,
 		Now:           time.Now,
+	}
+	if a.board != nil {
+		p.Recorded = a.board.Record
 	}
 	sizes := map[string]int{
 		QueueJobs:     a.cfg.JobConcurrency,
@@ -320,11 +335,13 @@ func (a *App) storeName() string {
 	return "embedded"
 }
 
-// Close closes the results store and the SQLite file.
+// Close closes the leaderboard, the results store and the SQLite file.
+// Call it once the workers have stopped.
 func (a *App) Close() error {
 	a.end()
+	berr := a.closeLeaderboard()
 	if a.pg != nil {
 		a.pg.Close()
 	}
-	return a.db.Close()
+	return errors.Join(a.db.Close(), berr)
 }

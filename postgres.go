@@ -376,3 +376,46 @@ func isConnectionError(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) ||
 		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
+
+const userScoresPG = `SELECT id::text, engagement_score::bigint FROM users WHERE engagement_score > 0`
+
+// UserScores reads every positive engagement score, for a leaderboard rebuild.
+func (s *PostgresStore) UserScores(ctx context.Context) ([]UserScore, error) {
+	rows, err := s.pool.Query(ctx, userScoresPG)
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("read user scores: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserScore, error) {
+		var u UserScore
+		err := r.Scan(&u.UserID, &u.Score)
+		return u, err
+	})
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("read user scores: %w", err))
+	}
+	return out, nil
+}
+
+// The hour comes back as 2006-01-02T15 in UTC, as the embedded store's does.
+const trendingSincePG = `
+SELECT lower(target_type), target_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24'),
+       coalesce(sum(points_earned), 0)::bigint
+FROM activity_logs
+WHERE created_at >= $1 AND lower(target_type) = ANY($2::text[]) AND target_id IS NOT NULL
+GROUP BY 1, 2, 3`
+
+// TrendingSince sums recent activity points by target and hour, for a
+// leaderboard rebuild.
+func (s *PostgresStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
+	rows, err := s.pool.Query(ctx, trendingSincePG, since, TrendingTypes)
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("read trending activity: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HourlyPoints, error) {
+		return scanHourlyPoints(r.Scan)
+	})
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("read trending activity: %w", err))
+	}
+	return out, nil
+}

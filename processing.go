@@ -23,6 +23,11 @@ type Processor struct {
 	Moderator     *Moderator
 	Vision        *VisionClient // nil: images are not analysed
 	Now           func() time.Time
+	// Recorded, when set, is told of the activities whose store
+	// transaction inserted a new log row, once per claimed batch, after
+	// the commit (the leaderboard's feed). A re-run of a recorded job
+	// does not report it again.
+	Recorded func([]ActivityEvent)
 }
 
 // Handlers maps each queue to the function that processes its jobs. Job
@@ -172,6 +177,7 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 		return out
 	}
 	recorded, err := p.Store.RecordActivities(ctx, recs)
+	var applied []ActivityEvent
 	for k, i := range idx {
 		if err != nil {
 			out[i].Err = err
@@ -179,9 +185,15 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 		}
 		if out[i].Err = recorded[k].Err; out[i].Err == nil {
 			out[i].Result = ActivityResult{recs[k].Points, recorded[k].Applied}
+			if recorded[k].Applied {
+				applied = append(applied, recs[k].event())
+			}
 		}
 	}
 	p.logScored(ctx, recs, recorded)
+	if len(applied) > 0 && p.Recorded != nil {
+		p.Recorded(applied)
+	}
 	return out
 }
 
@@ -226,9 +238,10 @@ func decodePayload(j Job, dst any) error {
 	return nil
 }
 
-func nonNil(s []string) []string {
+// nonNil makes an empty slice encode as [] rather than null.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

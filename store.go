@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -303,4 +304,67 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+const userScoresSQLite = `SELECT id, engagement_score FROM users WHERE engagement_score > 0`
+
+// UserScores reads every positive engagement score, for a leaderboard rebuild.
+func (s *SQLiteStore) UserScores(ctx context.Context) ([]UserScore, error) {
+	rows, err := s.db.R.QueryContext(ctx, userScoresSQLite)
+	if err != nil {
+		return nil, fmt.Errorf("read user scores: %w", err)
+	}
+	return collectRows(rows, func(sc func(...any) error) (UserScore, error) {
+		var u UserScore
+		err := sc(&u.UserID, &u.Score)
+		return u, err
+	})
+}
+
+// The hour is the first 13 characters of the fixed-width UTC timestamp,
+// 2006-01-02T15; activity_logs_created serves the range.
+const trendingSinceSQLite = `
+SELECT lower(target_type), target_id, substr(created_at, 1, 13), coalesce(sum(points_earned), 0)
+FROM activity_logs
+WHERE created_at >= ? AND lower(target_type) IN (SELECT value FROM json_each(?)) AND target_id IS NOT NULL
+GROUP BY 1, 2, 3`
+
+// TrendingSince sums recent activity points by target and hour, for a
+// leaderboard rebuild.
+func (s *SQLiteStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
+	rows, err := s.db.R.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
+	if err != nil {
+		return nil, fmt.Errorf("read trending activity: %w", err)
+	}
+	return collectRows(rows, scanHourlyPoints)
+}
+
+// scanHourlyPoints reads a row of target type, target id, hour as
+// 2006-01-02T15 (UTC) and points: both stores' trending queries return that.
+func scanHourlyPoints(scan func(...any) error) (HourlyPoints, error) {
+	var h HourlyPoints
+	var hour string
+	if err := scan(&h.TargetType, &h.TargetID, &hour, &h.Points); err != nil {
+		return h, err
+	}
+	t, err := time.Parse("2006-01-02T15", hour)
+	if err != nil {
+		return h, fmt.Errorf("activity hour %q: %w", hour, err)
+	}
+	h.Hour = t
+	return h, nil
+}
+
+// collectRows scans every row with scan and closes rows.
+func collectRows[T any](rows *sql.Rows, scan func(func(...any) error) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
