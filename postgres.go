@@ -280,30 +280,46 @@ func (s *PostgresStore) SaveModeration(ctx context.Context, p PostTask, m Modera
 	return nil
 }
 
-// One statement, so one implicit transaction: the log row is inserted
-// unless its processing_id exists, and only a new row adds its points.
-const recordActivityPG = `
+// A batch of activities in one statement, so one implicit transaction:
+// each log row is inserted unless its processing_id exists, and only the
+// new rows add their points, summed per user. The users are locked in id
+// order before they are updated, so that concurrent batches sharing users
+// wait for each other instead of deadlocking; FOR NO KEY UPDATE does not
+// conflict with the foreign-key checks of other inserts. It returns the
+// processing_id of every new row.
+const recordActivitiesPG = `
 WITH logged AS (
   INSERT INTO activity_logs (user_id, action, target_type, target_id, points_earned, processing_id, created_at)
-  VALUES ($1::uuid, $2, nullif($3, ''), nullif($4, ''), $5, $6, $7)
+  SELECT user_id, action, nullif(target_type, ''), nullif(target_id, ''), points, processing_id, created_at
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
+       AS a (user_id, action, target_type, target_id, points, processing_id, created_at)
   ON CONFLICT (processing_id) DO NOTHING
-  RETURNING user_id, points_earned, created_at)
-UPDATE users u
-SET engagement_score = u.engagement_score + logged.points_earned,
-    last_activity_at = greatest(u.last_activity_at, logged.created_at)
-FROM logged
-WHERE u.id = logged.user_id`
+  RETURNING user_id, points_earned, created_at, processing_id),
+per_user AS (
+  SELECT user_id, sum(points_earned) AS points, max(created_at) AS last
+  FROM logged GROUP BY user_id),
+locked AS (
+  SELECT id FROM users WHERE id IN (SELECT user_id FROM per_user)
+  ORDER BY id FOR NO KEY UPDATE),
+scored AS (
+  UPDATE users u
+  SET engagement_score = u.engagement_score + p.points,
+      last_activity_at = greatest(u.last_activity_at, p.last)
+  FROM per_user p JOIN locked l ON l.id = p.user_id
+  WHERE u.id = p.user_id)
+SELECT processing_id FROM logged`
 
-// RecordActivities sends every record in one batch, which Postgres runs
-// as one implicit transaction (one statement each, see recordActivityPG).
-// When the batch fails for a reason other than an unreachable database,
-// each record is written alone, so that, say, one unknown user (a foreign
-// key violation, permanent) fails only its own job.
+// RecordActivities writes the whole batch with one statement (see
+// recordActivitiesPG). When it fails for a reason other than an
+// unreachable database, each record is written alone, so that, say, one
+// unknown user (a foreign key violation, permanent) fails only its own
+// job.
 func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
 	out, err := s.recordBatch(ctx, recs)
 	if err == nil || IsUnavailable(err) || len(recs) == 1 {
 		return out, err
 	}
+	out = make([]ActivityOutcome, len(recs))
 	for i, a := range recs {
 		one, err := s.recordBatch(ctx, []ActivityRecord{a})
 		if IsUnavailable(err) {
@@ -317,24 +333,26 @@ func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRec
 	return out, nil
 }
 
-// recordBatch writes recs in one round trip and one transaction.
+// recordBatch writes recs in one statement and one round trip.
 func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
-	b := &pgx.Batch{}
-	for _, a := range recs {
-		b.Queue(recordActivityPG, a.UserID, a.Action, a.TargetType, a.TargetID, a.Points, a.ProcessingID, a.At)
-	}
-	br := s.pool.SendBatch(ctx, b)
-	out := make([]ActivityOutcome, len(recs))
+	n := len(recs)
+	users, actions, types, targets, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	points, at := make([]int32, n), make([]time.Time, n)
 	for i, a := range recs {
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return out, classifyPG(fmt.Errorf("record activity %s: %w", a.ProcessingID, err))
-		}
-		out[i].Applied = tag.RowsAffected() == 1
+		users[i], actions[i], types[i], targets[i], ids[i] = a.UserID, a.Action, a.TargetType, a.TargetID, a.ProcessingID
+		points[i], at[i] = int32(a.Points), a.At
 	}
-	if err := br.Close(); err != nil {
-		return out, classifyPG(fmt.Errorf("record %d activities: %w", len(recs), err))
+	rows, err := s.pool.Query(ctx, recordActivitiesPG, users, actions, types, targets, points, ids, at)
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("record %d activities: %w", n, err))
+	}
+	logged, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("record %d activities: %w", n, err))
+	}
+	out := make([]ActivityOutcome, n)
+	for i, a := range recs {
+		out[i].Applied = slices.Contains(logged, a.ProcessingID)
 	}
 	return out, nil
 }
