@@ -200,8 +200,8 @@ func BenchmarkTuning(b *testing.B) {
 	for _, n := range []int{8000, 32000} {
 		run(fmt.Sprintf("cacheKiB=%d", n), func(t *Tuning) { t.CacheKiB = n })
 	}
-	for _, n := range []int{4000, 16000} {
-		run(fmt.Sprintf("checkpoint=%d", n), func(t *Tuning) { t.AutoCheckpoint = n })
+	for _, d := range []time.Duration{10 * time.Millisecond, time.Second} {
+		run(fmt.Sprintf("checkpoint=%s", d), func(t *Tuning) { t.CheckpointEvery = d })
 	}
 	for _, n := range []int{16, 64, 256} {
 		run(fmt.Sprintf("batch=%d", n), func(t *Tuning) { t.MaxBatch = n })

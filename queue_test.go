@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,5 +396,35 @@ func TestRetryWakesThePool(t *testing.T) {
 	case <-q.Ready(QueueActivity):
 	default:
 		t.Fatal("a retry did not wake the queue's pool")
+	}
+}
+
+// Commits are copied from the WAL into hookd.db in the background: the
+// writer's connection never checkpoints (wal_autocheckpoint is off).
+func TestWALCheckpointedInBackground(t *testing.T) {
+	db, q := openTestQueue(t, testQueueOptions)
+	before, err := os.Stat(db.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(strings.Repeat("x", 2000))
+	for i := range 200 {
+		if err := q.Enqueue(context.Background(), QueueActivity, fmt.Sprintf("a-%d", i), payload, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(db.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > before.Size()+200*2000 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hookd.db is %d bytes after 10 s (%d before): the WAL was not checkpointed", st.Size(), before.Size())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
