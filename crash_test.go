@@ -247,20 +247,29 @@ func TestCrashAfterLastReply(t *testing.T) {
 	stopGracefully(t, p)
 }
 
-func TestCrashMidBurst(t *testing.T) {
-	dataDir := t.TempDir()
+// killMidBurst starts hookd on dataDir, sends a burst of 6,000 activity
+// webhooks and SIGKILLs the process once after of them were answered 200.
+// It returns the processingIds answered 200.
+func killMidBurst(t *testing.T, dataDir string, after int) []string {
+	t.Helper()
 	p := startProcess(t, dataDir)
 	var once sync.Once
 	accepted := burst(t, p.url, 6000, func(n int) {
-		if n >= 1500 {
+		if n >= after {
 			once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) })
 		}
 	})
 	<-p.done
+	return accepted
+}
+
+func TestCrashMidBurst(t *testing.T) {
+	dataDir := t.TempDir()
+	accepted := killMidBurst(t, dataDir, 1500)
 	if len(accepted) < 1500 || len(accepted) >= 6000 {
 		t.Fatalf("%d answered 200; the kill should have cut the burst", len(accepted))
 	}
-	p = startProcess(t, dataDir)
+	p := startProcess(t, dataDir)
 	counts := p.waitDrained(t)
 	checkInvariants(t, dataDir, accepted, counts, false)
 	stopGracefully(t, p)

@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -407,18 +406,10 @@ func TestLeaderboardRebuiltAfterLostRedkaWrite(t *testing.T) {
 // process rebuilds, and the leaderboard equals the store.
 func TestCrashLeaderboardEqualsStore(t *testing.T) {
 	dataDir := t.TempDir()
-	p := startProcess(t, dataDir)
-	var once sync.Once
-	accepted := burst(t, p.url, 6000, func(n int) {
-		if n >= 2000 {
-			once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) })
-		}
-	})
-	<-p.done
-	if len(accepted) < 2000 {
+	if accepted := killMidBurst(t, dataDir, 2000); len(accepted) < 2000 {
 		t.Fatalf("%d answered 200 before the kill", len(accepted))
 	}
-	p = startProcess(t, dataDir)
+	p := startProcess(t, dataDir)
 	p.waitDrained(t)
 	db := openFile(t, dataDir)
 	want := storeTop(t, db, 100)

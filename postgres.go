@@ -350,9 +350,13 @@ func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) 
 	if err != nil {
 		return nil, classifyPG(fmt.Errorf("record %d activities: %w", n, err))
 	}
+	isNew := make(map[string]bool, len(logged))
+	for _, id := range logged {
+		isNew[id] = true
+	}
 	out := make([]ActivityOutcome, n)
 	for i, a := range recs {
-		out[i].Applied = slices.Contains(logged, a.ProcessingID)
+		out[i].Applied = isNew[a.ProcessingID]
 	}
 	return out, nil
 }

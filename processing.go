@@ -142,7 +142,7 @@ func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log
 	switch {
 	case err == nil:
 		report.Verdicts = verdicts
-	case j.Attempt < j.MaxAttempts:
+	case !j.LastAttempt():
 		return report, fmt.Errorf("post %s: %w", j.ProcessingID, err)
 	default:
 		log.Warn("Vision failed on the last attempt: post decided on text and links", "err", err)
@@ -177,12 +177,14 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 		return out
 	}
 	recorded, err := p.Store.RecordActivities(ctx, recs)
+	if err != nil {
+		for _, i := range idx {
+			out[i].Err = err
+		}
+		return out
+	}
 	var applied []ActivityEvent
 	for k, i := range idx {
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
 		if out[i].Err = recorded[k].Err; out[i].Err == nil {
 			out[i].Result = ActivityResult{recs[k].Points, recorded[k].Applied}
 			if recorded[k].Applied {
@@ -199,7 +201,7 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 
 // logScored logs each recorded activity at debug level.
 func (p *Processor) logScored(ctx context.Context, recs []ActivityRecord, recorded []ActivityOutcome) {
-	if !p.Log.Enabled(ctx, slog.LevelDebug) || len(recorded) != len(recs) {
+	if !p.Log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
 	for k, a := range recs {

@@ -45,6 +45,10 @@ type Job struct {
 	ReceivedAt   time.Time
 }
 
+// LastAttempt reports whether a failure of this claim fails the job for
+// good.
+func (j Job) LastAttempt() bool { return j.Attempt >= j.MaxAttempts }
+
 // Queue is a durable job queue in hookd.db. Its writes go through the
 // DB's group-commit writer, so enqueues, claims and acks from many
 // goroutines share transactions and fsyncs.
@@ -257,7 +261,7 @@ func (a Ack) outcome() string {
 		return StateWaiting
 	case a.Err == nil:
 		return StateCompleted
-	case a.Permanent || a.Job.Attempt >= a.Job.MaxAttempts:
+	case a.Permanent || a.Job.LastAttempt():
 		return StateFailed
 	}
 	return StateDelayed

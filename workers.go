@@ -71,7 +71,7 @@ func (p *Pool) Run(stop, hard context.Context) error {
 	acked := make(chan struct{})
 	go func() {
 		defer close(acked)
-		p.ackLoop(context.WithoutCancel(hard), acks, cap(acks))
+		p.ackLoop(context.WithoutCancel(hard), acks)
 	}()
 	defer func() {
 		close(acks)
@@ -124,8 +124,8 @@ func (p *Pool) Run(stop, hard context.Context) error {
 // transaction, until acks is closed and drained. It runs under a context
 // that outlives shutdown: the queue's writer is closed only after the
 // pools.
-func (p *Pool) ackLoop(ctx context.Context, acks <-chan Ack, most int) {
-	batch := make([]Ack, 0, most)
+func (p *Pool) ackLoop(ctx context.Context, acks <-chan Ack) {
+	batch := make([]Ack, 0, cap(acks))
 	for a := range acks {
 		batch = append(batch[:0], a)
 	more:
@@ -207,10 +207,9 @@ func (p *Pool) ackFor(hard context.Context, j Job, o Outcome) Ack {
 		log.Warn("results store unavailable, job released without spending an attempt", "err", err)
 		return Ack{Job: j, Release: "results store unavailable: " + err.Error()}
 	}
-	permanent := IsPermanent(err)
-	final := permanent || j.Attempt >= j.MaxAttempts
-	log.Warn("job failed", "err", err, "permanent", permanent, "willRetry", !final)
-	return Ack{Job: j, Err: err, Permanent: permanent}
+	a := Ack{Job: j, Err: err, Permanent: IsPermanent(err)}
+	log.Warn("job failed", "err", err, "permanent", a.Permanent, "willRetry", a.outcome() == StateDelayed)
+	return a
 }
 
 // handle calls the handler, turning a panic into a permanent error for the
