@@ -178,9 +178,12 @@ func Bench(ctx context.Context, opt BenchOptions, progress io.Writer) (BenchRepo
 	if err != nil {
 		return BenchReport{}, fmt.Errorf("health of %s: %w", opt.URL, err)
 	}
-	client := &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: opt.C, MaxConnsPerHost: opt.C, DisableCompression: true},
+	conns := make([]*benchConn, opt.C)
+	for w := range conns {
+		if conns[w], err = newBenchConn(opt.URL, opt.Secret); err != nil {
+			return BenchReport{}, err
+		}
+		defer conns[w].close()
 	}
 	var sent atomic.Int64
 	stopProgress := startProgress(progress, &sent)
@@ -188,7 +191,7 @@ func Bench(ctx context.Context, opt BenchOptions, progress io.Writer) (BenchRepo
 	results := make([]benchResult, opt.C)
 	var wg sync.WaitGroup
 	for w := range opt.C {
-		wg.Go(func() { results[w] = benchWorker(ctx, client, opt, start, &sent, w) })
+		wg.Go(func() { results[w] = benchWorker(ctx, conns[w], opt, start, &sent, w) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -208,7 +211,7 @@ type benchResult struct {
 	statuses  map[string]int  // everything else
 }
 
-func benchWorker(ctx context.Context, client *http.Client, opt BenchOptions, start time.Time, sent *atomic.Int64, w int) benchResult {
+func benchWorker(ctx context.Context, conn *benchConn, opt BenchOptions, start time.Time, sent *atomic.Int64, w int) benchResult {
 	r := benchResult{statuses: map[string]int{}}
 	rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
 	for ctx.Err() == nil {
@@ -223,30 +226,16 @@ func benchWorker(ctx context.Context, client *http.Client, opt BenchOptions, sta
 		}
 		path, body := benchPayload(opt.Route, rng)
 		t0 := time.Now()
-		status := postWebhook(client, opt.URL+path, opt.Secret, body)
-		if status == "200" {
+		switch status, err := conn.post(path, body); {
+		case err != nil:
+			r.statuses["error"]++
+		case status == http.StatusOK:
 			r.latencies = append(r.latencies, time.Since(t0))
-		} else {
-			r.statuses[status]++
+		default:
+			r.statuses[strconv.Itoa(status)]++
 		}
 	}
 	return r
-}
-
-func postWebhook(client *http.Client, url, secret, body string) string {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return "error"
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-webhook-secret", secret)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "error"
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return strconv.Itoa(resp.StatusCode)
 }
 
 // benchPayload builds a webhook with ids of the fixture shape (UUIDs), so

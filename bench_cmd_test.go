@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -100,5 +104,43 @@ func TestBenchFlagsValidated(t *testing.T) {
 	}
 	if err := runBench(context.Background(), []string{"-url", "http://127.0.0.1:1"}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}); err != errNoSecret {
 		t.Errorf("-url without a secret: %v", err)
+	}
+}
+
+// The generator's own HTTP client: a server that closes connections, or
+// drops one without answering, costs a redial, and only the dropped
+// requests count as errors.
+func TestBenchConnSurvivesClosedConnections(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/health/queues" {
+			io.WriteString(w, `{"status":"ok","queues":{"activity-scoring":{}}}`)
+			return
+		}
+		if r.Header.Get("x-webhook-secret") != "s" || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad headers", http.StatusBadRequest)
+			return
+		}
+		if _, err := io.ReadAll(r.Body); err != nil {
+			t.Error(err)
+		}
+		switch n.Add(1) % 3 {
+		case 0: // drop the connection, no answer
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		case 1:
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, `{"success":true}`)
+		default:
+			io.WriteString(w, `{"success":true}`)
+		}
+	}))
+	defer srv.Close()
+	rep, err := Bench(context.Background(), BenchOptions{URL: srv.URL, Secret: "s", Route: "mix", N: 30, C: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != 30 || rep.Accepted != 20 || rep.Statuses["error"] != 10 || len(rep.Statuses) != 1 {
+		t.Errorf("%+v, want 20 accepted and 10 errors", rep)
 	}
 }

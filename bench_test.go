@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,13 +23,22 @@ func BenchmarkEnqueueHTTP(b *testing.B) {
 	app, _ := openApp(b, nil)
 	srv := httptest.NewServer(app.Handler())
 	defer srv.Close()
-	transport := &http.Transport{MaxIdleConnsPerHost: 1024}
-	client := &http.Client{Transport: transport}
 	var seq atomic.Int64
+	conns := make(chan *benchConn, 16*runtime.GOMAXPROCS(0)) // one per client goroutine
+	for range cap(conns) {
+		c, err := newBenchConn(srv.URL, testSecret)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.close()
+		conns <- c
+	}
 	measureParallel(b, 16, "webhooks/s", func() error {
+		c := <-conns
+		defer func() { conns <- c }()
 		body := fmt.Sprintf(`{"userId":"user-%d","action":"like","targetId":"post-1","targetType":"post"}`, seq.Add(1)%1000)
-		if status := postWebhook(client, srv.URL+"/api/activity/score", testSecret, body); status != "200" {
-			return fmt.Errorf("status %s", status)
+		if status, err := c.post("/api/activity/score", body); err != nil || status != http.StatusOK {
+			return fmt.Errorf("status %d: %v", status, err)
 		}
 		return nil
 	})
