@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -24,15 +25,7 @@ func BenchmarkEnqueueHTTP(b *testing.B) {
 	srv := httptest.NewServer(app.Handler())
 	defer srv.Close()
 	var seq atomic.Int64
-	conns := make(chan *benchConn, 16*runtime.GOMAXPROCS(0)) // one per client goroutine
-	for range cap(conns) {
-		c, err := newBenchConn(srv.URL, testSecret)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.close()
-		conns <- c
-	}
+	conns := benchConns(b, srv.URL, 16)
 	measureParallel(b, 16, "webhooks/s", func() error {
 		c := <-conns
 		defer func() { conns <- c }()
@@ -41,6 +34,67 @@ func BenchmarkEnqueueHTTP(b *testing.B) {
 			return fmt.Errorf("status %d: %v", status, err)
 		}
 		return nil
+	})
+}
+
+// benchConns opens one `hookd bench` connection per client goroutine of
+// measureParallel(b, parallelism, …); they are closed when b ends.
+func benchConns(b *testing.B, url string, parallelism int) chan *benchConn {
+	conns := make(chan *benchConn, parallelism*runtime.GOMAXPROCS(0))
+	for range cap(conns) {
+		c, err := newBenchConn(url, testSecret)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.close)
+		conns <- c
+	}
+	return conns
+}
+
+// BenchmarkHTTPCeiling measures what HTTP alone allows on this machine:
+// a net/http server whose handler only reads the body and answers a
+// reply of hookd's size, loaded from 64 connections in the same process
+// by `hookd bench`'s client and by net/http's. No durable work at all:
+// hookd's accept rate can only be lower.
+func BenchmarkHTTPCeiling(b *testing.B) {
+	reply := []byte(`{"success":true,"userId":"00000000-0000-4000-8000-000000000001","action":"like","message":"Activity scored","processingId":"activity-00000000-0000-4000-8000-000000000001-1764331200000-0a1b2c3d4e"}` + "\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(reply)
+	}))
+	defer srv.Close()
+	body := `{"userId":"00000000-0000-4000-8000-000000000001","action":"like","targetId":"20000000-0000-4000-8000-000000000001","targetType":"post"}`
+	b.Run("client=bench", func(b *testing.B) {
+		conns := benchConns(b, srv.URL, 32)
+		measureParallel(b, 32, "requests/s", func() error { // 64 connections on 2 CPUs
+			c := <-conns
+			defer func() { conns <- c }()
+			if status, err := c.post("/api/activity/score", body); err != nil || status != http.StatusOK {
+				return fmt.Errorf("status %d: %v", status, err)
+			}
+			return nil
+		})
+	})
+	b.Run("client=net/http", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+		defer client.CloseIdleConnections()
+		measureParallel(b, 32, "requests/s", func() error {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/activity/score", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("x-webhook-secret", testSecret)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
 	})
 }
 

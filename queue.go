@@ -72,7 +72,7 @@ type QueueOptions struct {
 
 // OpenQueue applies the queue schema.
 func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
-	if _, err := db.W.Exec(queueSchema); err != nil {
+	if err := db.ApplySchema(queueSchema, map[string]string{"queue_jobs": "processing_id"}); err != nil {
 		return nil, fmt.Errorf("apply queue schema: %w", err)
 	}
 	q := &Queue{
@@ -572,8 +572,10 @@ type JobStatus struct {
 	Result       json.RawMessage `json:"result"`
 }
 
+// The first condition lets SQLite use queue_jobs_processing_id.
 const statusSQL = `
-SELECT queue, state, attempts, last_error, result FROM queue_jobs WHERE processing_id = ?`
+SELECT queue, state, attempts, last_error, result FROM queue_jobs
+WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
 
 // ErrNotFound means no job has that processingId (or it was pruned).
 var ErrNotFound = errors.New("not found")

@@ -3,7 +3,7 @@
 
 CREATE TABLE IF NOT EXISTS queue_jobs (
   id            INTEGER PRIMARY KEY,
-  processing_id TEXT    NOT NULL UNIQUE,
+  processing_id TEXT    NOT NULL,             -- unique: see queue_jobs_processing_id
   queue         TEXT    NOT NULL,
   state         TEXT    NOT NULL DEFAULT 'waiting'
                 CHECK (state IN ('waiting', 'active', 'delayed', 'completed', 'failed')),
@@ -18,6 +18,13 @@ CREATE TABLE IF NOT EXISTS queue_jobs (
   result        TEXT
 );
 
+-- A processingId is <kind>-<id>-<Unix ms>-<8-character suffix> (SPEC §3),
+-- so it sorts by id, and a unique index on it alone takes every new job to
+-- a random page of the index: one more page written per webhook. Keyed by
+-- its milliseconds first, new ids land on the index's last pages. A key
+-- that is a function of processing_id, then processing_id, is unique
+-- exactly when processing_id is. Lookups must name the same expression.
+CREATE UNIQUE INDEX IF NOT EXISTS queue_jobs_processing_id ON queue_jobs (substr(processing_id, -22, 13), processing_id);
 -- Claims read (queue, 'waiting') in run_at order; retries read (queue, 'delayed') by run_at.
 CREATE INDEX IF NOT EXISTS queue_jobs_claim ON queue_jobs (queue, state, run_at, id);
 -- The reaper looks only at active jobs, pruning only at completed ones.

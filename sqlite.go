@@ -79,8 +79,9 @@ type writeOp struct {
 // prepared after the transaction ends, when the connection is free
 // (database/sql cannot prepare on a connection a transaction holds).
 type WriteTx struct {
-	tx *sql.Tx
-	db *DB
+	tx    *sql.Tx
+	db    *DB
+	bound map[*sql.Stmt]*sql.Stmt // prepared statement → its form bound to tx
 }
 
 // Exec runs a statement that returns no rows.
@@ -118,7 +119,12 @@ func (t *WriteTx) stmt(query string) *sql.Stmt {
 	if st == nil {
 		return nil
 	}
-	return t.tx.Stmt(st)
+	b, ok := t.bound[st]
+	if !ok {
+		b = t.tx.Stmt(st)
+		t.bound[st] = b
+	}
+	return b
 }
 
 // prepareNew prepares the statements first seen in the last transaction.
@@ -298,7 +304,7 @@ func (db *DB) runBatch(batch []*writeOp) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	wtx := &WriteTx{tx: tx, db: db}
+	wtx := &WriteTx{tx: tx, db: db, bound: make(map[*sql.Stmt]*sql.Stmt)}
 	for _, op := range batch {
 		if err := op.apply(wtx); err != nil {
 			tx.Rollback()
@@ -310,6 +316,78 @@ func (db *DB) runBatch(batch []*writeOp) error {
 	}
 	notify(db.committed)
 	return nil
+}
+
+// ApplySchema runs an idempotent schema script in one transaction. A
+// table named in rebuild that still has a UNIQUE constraint on the named
+// column, from an earlier version of the script, is rebuilt first with
+// its rows: SQLite cannot drop a column's constraint in place, and the
+// script now declares that uniqueness as an index.
+func (db *DB) ApplySchema(schema string, rebuild map[string]string) error {
+	tx, err := db.W.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var aside []string
+	for table, column := range rebuild {
+		var n int
+		if err := tx.QueryRow(uniqueConstraintSQL, table, column).Scan(&n); err != nil {
+			return fmt.Errorf("inspect %s: %w", table, err)
+		}
+		if n > 0 {
+			if err := setAside(tx, table); err != nil {
+				return fmt.Errorf("rebuild %s: %w", table, err)
+			}
+			aside = append(aside, table)
+		}
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	for _, table := range aside {
+		if _, err := tx.Exec(`INSERT INTO ` + table + ` SELECT * FROM ` + table + `_old`); err != nil {
+			return fmt.Errorf("rebuild %s: copy rows: %w", table, err)
+		}
+		if _, err := tx.Exec(`DROP TABLE ` + table + `_old`); err != nil {
+			return fmt.Errorf("rebuild %s: %w", table, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Counts the single-column UNIQUE constraints of table ?1 on column ?2.
+const uniqueConstraintSQL = `
+SELECT count(*) FROM pragma_index_list(?1) AS l
+WHERE l.origin = 'u' AND (SELECT group_concat(name) FROM pragma_index_info(l.name)) = ?2`
+
+// setAside renames table to table_old and drops its indexes, whose names
+// the schema script is about to use again.
+func setAside(tx *sql.Tx, table string) error {
+	rows, err := tx.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, table)
+	if err != nil {
+		return err
+	}
+	var indexes []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, name := range indexes {
+		if _, err := tx.Exec(`DROP INDEX "` + name + `"`); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(`ALTER TABLE ` + table + ` RENAME TO ` + table + `_old`)
+	return err
 }
 
 func openSQLite(path, txlock string, readOnly bool, conns int, t Tuning) (*sql.DB, error) {

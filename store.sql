@@ -90,9 +90,12 @@ CREATE TABLE IF NOT EXISTS activity_logs (
   target_type   TEXT,
   target_id     TEXT,
   points_earned INTEGER,
-  processing_id TEXT UNIQUE,
+  processing_id TEXT,                            -- unique: see activity_logs_processing_id
   created_at    TEXT NOT NULL
 );
+-- Time-ordered, as queue_jobs_processing_id in queue.sql and for the same
+-- reason; inserts name no conflict target (ON CONFLICT DO NOTHING).
+CREATE UNIQUE INDEX IF NOT EXISTS activity_logs_processing_id ON activity_logs (substr(processing_id, -22, 13), processing_id);
 CREATE INDEX IF NOT EXISTS activity_logs_user ON activity_logs (user_id, created_at);
 CREATE INDEX IF NOT EXISTS activity_logs_created ON activity_logs (created_at);
 CREATE INDEX IF NOT EXISTS posts_flagged ON posts (is_flagged) WHERE is_flagged = 1;
