@@ -231,8 +231,8 @@ func (a *App) Handler() http.Handler { return a.server.Routes() }
 
 // batchSizes is how many jobs a worker of each queue takes per handler
 // call; missing means one. Activity jobs share one store transaction per
-// batch; see README, "Performance", for the measurement that chose 64.
-var batchSizes = map[string]int{QueueActivity: 64}
+// batch; see README, "Performance", for the measurement that chose 256.
+var batchSizes = map[string]int{QueueActivity: 256}
 
 // RunWorkers runs the worker pools until stop is cancelled; jobs still
 // running when hard is cancelled are interrupted and released. While the
