@@ -415,6 +415,17 @@ func TestQueueCommitFailureAnswers503(t *testing.T) {
 	}
 }
 
+// JSON content types other than the bare one are accepted too.
+func TestJSONContentTypesAccepted(t *testing.T) {
+	a := startApp(t, nil)
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.hookd+json"} {
+		r := a.do(t, "POST", "/api/activity/score", ct, `{"userId":"u1","action":"like"}`, map[string]string{"x-webhook-secret": testSecret})
+		if r.Status != http.StatusOK {
+			t.Errorf("Content-Type %q: %d %s", ct, r.Status, r.Raw)
+		}
+	}
+}
+
 // SPEC §6 activity rule end to end: a like at 23:30 Paris (off-peak, 8
 // points) and a comment at noon (10) give 18 points and two logs.
 func TestActivityScoringEndToEnd(t *testing.T) {
