@@ -138,7 +138,7 @@ func BenchmarkClaimAck(b *testing.B) {
 			b.Fatalf("claim: %v (%d done of %d)", err, done, b.N)
 		}
 		for _, j := range jobs {
-			if ok, err := q.Complete(ctx, j, []byte(`{}`)); !ok || err != nil {
+			if ok, err := ackOne(ctx, q, Ack{Job: j, Result: []byte(`{}`)}); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}
@@ -221,9 +221,11 @@ func queueActivities(b *testing.B, q *Queue, n int) {
 		k := min(512, n-i)
 		for j := range k {
 			go func() {
-				task, _ := json.Marshal(ActivityTask{UserID: benchUUID(0, (i+j)%100), Action: "like",
+				user := benchUUID(0, (i+j)%100)
+				task, _ := json.Marshal(ActivityTask{UserID: user, Action: "like",
 					TargetID: benchUUID(2, j), TargetType: "post", OccurredAt: at})
-				errs <- q.Enqueue(context.Background(), QueueActivity, fmt.Sprintf("act-%d", i+j), task, at)
+				now := time.Now()
+				errs <- q.Enqueue(context.Background(), QueueActivity, newProcessingID("activity", user, now), task, now)
 			}()
 		}
 		for range k {
@@ -286,7 +288,7 @@ func benchEnqueue(b *testing.B, t Tuning) {
 	var seq atomic.Int64
 	measureParallel(b, 32, "enqueues/s", func() error { // 64 writers on 2 CPUs
 		now := time.Now()
-		id := newProcessingID("activity", "u", now) + strconv.FormatInt(seq.Add(1), 10)
+		id := newProcessingID("activity", "u"+strconv.FormatInt(seq.Add(1), 10), now)
 		return q.Enqueue(context.Background(), QueueActivity, id, payload, now)
 	})
 }

@@ -248,7 +248,7 @@ func TestCrashAfterLastReply(t *testing.T) {
 }
 
 // killMidBurst starts hookd on dataDir, sends a burst of 6,000 activity
-// webhooks and SIGKILLs the process once after of them were answered 200.
+// webhooks and SIGKILLs the process once `after` of them were answered 200.
 // It returns the processingIds answered 200.
 func killMidBurst(t *testing.T, dataDir string, after int) []string {
 	t.Helper()

@@ -288,7 +288,9 @@ func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, erro
 
 // newProcessingID keeps the guide's <kind>-<id>-<unix ms> and adds a random
 // suffix: two webhooks for the same id in the same millisecond must not
-// collide, since the id is the job's key.
+// collide, since the id is the job's key. The suffix is 8 characters, so
+// the milliseconds are substr(id, -22, 13): the processingId indexes of
+// queue.sql and store.sql are keyed by that (TestProcessingIDIndexKey).
 func newProcessingID(kind, id string, at time.Time) string {
 	var b [5]byte
 	rand.Read(b[:])

@@ -346,31 +346,6 @@ func (q *Queue) retryDelay(attempt int) time.Duration {
 	return min(d, q.maxDelay)
 }
 
-// Complete records one job's success; see Ack.
-func (q *Queue) Complete(ctx context.Context, j Job, result []byte) (bool, error) {
-	return q.ackOne(ctx, Ack{Job: j, Result: result})
-}
-
-// Fail records one failed attempt; see Ack.
-func (q *Queue) Fail(ctx context.Context, j Job, cause error, permanent bool) (bool, error) {
-	return q.ackOne(ctx, Ack{Job: j, Err: cause, Permanent: permanent})
-}
-
-// Release gives an unfinished job back without spending its attempt: for
-// jobs interrupted by the shutdown deadline, and for jobs that could not
-// reach the results store. why is kept as the job's last error.
-func (q *Queue) Release(ctx context.Context, j Job, why string) (bool, error) {
-	return q.ackOne(ctx, Ack{Job: j, Release: why})
-}
-
-func (q *Queue) ackOne(ctx context.Context, a Ack) (bool, error) {
-	current, err := q.Ack(ctx, []Ack{a})
-	if err != nil {
-		return false, err
-	}
-	return current[0], nil
-}
-
 func rowsAffected(res sql.Result) int64 {
 	n, err := res.RowsAffected()
 	if err != nil {

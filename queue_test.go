@@ -13,6 +13,16 @@ import (
 	"time"
 )
 
+// ackOne records one job's outcome with Queue.Ack, which the pools call
+// for many at a time.
+func ackOne(ctx context.Context, q *Queue, a Ack) (bool, error) {
+	current, err := q.Ack(ctx, []Ack{a})
+	if err != nil {
+		return false, err
+	}
+	return current[0], nil
+}
+
 func openTestQueue(t testing.TB, opt QueueOptions) (*DB, *Queue) {
 	t.Helper()
 	dir := t.TempDir()
@@ -104,7 +114,7 @@ func TestRetryThenFail(t *testing.T) {
 	ctx := context.Background()
 	mustEnqueue(t, q, QueueJobs, "j-1")
 	j := mustClaimOne(t, q, QueueJobs)
-	if ok, err := q.Fail(ctx, j, errors.New("timeout talking to vision"), false); !ok || err != nil {
+	if ok, err := ackOne(ctx, q, Ack{Job: j, Err: errors.New("timeout talking to vision")}); !ok || err != nil {
 		t.Fatalf("fail: %v %v", ok, err)
 	}
 	if s := mustStatus(t, q, "j-1"); s.State != StateDelayed || s.LastError == nil || *s.LastError != "timeout talking to vision" {
@@ -122,7 +132,7 @@ func TestRetryThenFail(t *testing.T) {
 	if j.Attempt != 2 {
 		t.Fatalf("retry attempt %d, want 2", j.Attempt)
 	}
-	if ok, err := q.Fail(ctx, j, errors.New("timeout again"), false); !ok || err != nil {
+	if ok, err := ackOne(ctx, q, Ack{Job: j, Err: errors.New("timeout again")}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if s := mustStatus(t, q, "j-1"); s.State != StateFailed || *s.LastError != "timeout again" {
@@ -138,7 +148,7 @@ func TestPermanentErrorFailsAtOnce(t *testing.T) {
 	_, q := openTestQueue(t, testQueueOptions)
 	mustEnqueue(t, q, QueueActivity, "a-1")
 	j := mustClaimOne(t, q, QueueActivity)
-	if _, err := q.Fail(context.Background(), j, Permanent(errors.New("user u-1 not found")), true); err != nil {
+	if _, err := ackOne(context.Background(), q, Ack{Job: j, Err: Permanent(errors.New("user u-1 not found")), Permanent: true}); err != nil {
 		t.Fatal(err)
 	}
 	if s := mustStatus(t, q, "a-1"); s.State != StateFailed || s.Attempts != 1 || *s.LastError != "user u-1 not found" {
@@ -166,13 +176,13 @@ func TestStaleAckIsIgnored(t *testing.T) {
 		t.Fatalf("reap: %d %v", n, err)
 	}
 	fresh := mustClaimOne(t, q, QueueActivity)
-	if ok, err := q.Complete(ctx, stale, []byte(`{"by":"stale"}`)); ok || err != nil {
+	if ok, err := ackOne(ctx, q, Ack{Job: stale, Result: []byte(`{"by":"stale"}`)}); ok || err != nil {
 		t.Fatalf("stale complete: %v %v, want ignored", ok, err)
 	}
-	if ok, err := q.Fail(ctx, stale, errors.New("late"), true); ok || err != nil {
+	if ok, err := ackOne(ctx, q, Ack{Job: stale, Err: errors.New("late"), Permanent: true}); ok || err != nil {
 		t.Fatalf("stale fail: %v %v, want ignored", ok, err)
 	}
-	if ok, err := q.Complete(ctx, fresh, []byte(`{"by":"fresh"}`)); !ok || err != nil {
+	if ok, err := ackOne(ctx, q, Ack{Job: fresh, Result: []byte(`{"by":"fresh"}`)}); !ok || err != nil {
 		t.Fatalf("fresh complete: %v %v", ok, err)
 	}
 	s := mustStatus(t, q, "a-1")
@@ -235,7 +245,7 @@ func TestReleaseKeepsTheAttempt(t *testing.T) {
 	_, q := openTestQueue(t, testQueueOptions)
 	mustEnqueue(t, q, QueuePosts, "p-1")
 	j := mustClaimOne(t, q, QueuePosts)
-	if ok, err := q.Release(context.Background(), j, "shutdown"); !ok || err != nil {
+	if ok, err := ackOne(context.Background(), q, Ack{Job: j, Release: "shutdown"}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if s := mustStatus(t, q, "p-1"); s.State != StateWaiting || s.Attempts != 0 {
@@ -250,7 +260,7 @@ func TestCountsSurvivePruning(t *testing.T) {
 	for i := range 3 {
 		id := fmt.Sprintf("a-%d", i)
 		mustEnqueue(t, q, QueueActivity, id)
-		if ok, err := q.Complete(ctx, mustClaimOne(t, q, QueueActivity), []byte(`{}`)); !ok || err != nil {
+		if ok, err := ackOne(ctx, q, Ack{Job: mustClaimOne(t, q, QueueActivity), Result: []byte(`{}`)}); !ok || err != nil {
 			t.Fatal(ok, err)
 		}
 	}
@@ -389,7 +399,7 @@ func TestRetryWakesThePool(t *testing.T) {
 	case <-q.Ready(QueueActivity):
 	default:
 	}
-	if _, err := q.Fail(ctx, j, errors.New("flaky"), false); err != nil {
+	if _, err := ackOne(ctx, q, Ack{Job: j, Err: errors.New("flaky")}); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -368,17 +368,11 @@ func setAside(tx *sql.Tx, table string) error {
 	if err != nil {
 		return err
 	}
-	var indexes []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		indexes = append(indexes, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	indexes, err := collectRows(rows, func(scan func(...any) error) (name string, err error) {
+		err = scan(&name)
+		return name, err
+	})
+	if err != nil {
 		return err
 	}
 	for _, name := range indexes {
@@ -422,13 +416,15 @@ func openSQLite(path, txlock string, readOnly bool, conns int, t Tuning) (*sql.D
 
 // Close stops the writer once it has committed what it already took,
 // checkpoints the WAL into the main file, so that a cleanly stopped
-// hookd.db can be copied on its own, and closes both pools.
+// hookd.db can be copied on its own, and closes the connections.
 func (db *DB) Close() error {
 	db.once.Do(func() { close(db.closing) })
 	<-db.stopped
 	<-db.ckptDone
 	for _, st := range db.prepared {
-		st.Close()
+		if st != nil { // nil: seen, but it failed to prepare
+			st.Close()
+		}
 	}
 	_, cerr := db.W.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	db.C.Close()
@@ -441,4 +437,18 @@ func (db *DB) Close() error {
 		return werr
 	}
 	return rerr
+}
+
+// collectRows scans every row with scan and closes rows.
+func collectRows[T any](rows *sql.Rows, scan func(func(...any) error) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

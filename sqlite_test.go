@@ -110,3 +110,33 @@ func openQueueAndStore(t *testing.T, dir string) (*DB, *Queue, *SQLiteStore) {
 	}
 	return db, q, store
 }
+
+// A statement that fails (and so fails to prepare) does not break Close.
+func TestCloseAfterAStatementFailedToPrepare(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Write(context.Background(), func(tx *WriteTx) error {
+		_, err := tx.Exec(`INSERT INTO no_such_table VALUES (1)`)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "no such table") {
+		t.Fatalf("write into a missing table: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The processingId indexes are keyed by substr(id, -22, 13), which must be
+// the id's milliseconds for new ids to land on the indexes' last pages.
+func TestProcessingIDIndexKey(t *testing.T) {
+	db, _ := openTestQueue(t, testQueueOptions)
+	at := time.UnixMilli(1764331200123)
+	for _, id := range []string{newProcessingID("activity", "00000000-0000-4000-8000-000000000001", at), newProcessingID("job", "j", at)} {
+		if key := queryString(t, db.R, `SELECT substr(?, -22, 13)`, id); key != "1764331200123" {
+			t.Errorf("index key of %s is %q, want its milliseconds", id, key)
+		}
+	}
+}

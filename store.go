@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -271,7 +270,7 @@ func recordAll(tx *WriteTx, recs []ActivityRecord, out []ActivityOutcome) error 
 		if err != nil {
 			return err
 		}
-		if out[i].Applied = rowsAffected(res) == 1; out[i].Applied {
+		if out[i] = (ActivityOutcome{Applied: rowsAffected(res) == 1}); out[i].Applied {
 			if _, err := tx.Exec(addPointsSQLite, a.Points, at, a.UserID); err != nil {
 				return err
 			}
@@ -384,18 +383,4 @@ func scanHourlyPoints(scan func(...any) error) (HourlyPoints, error) {
 	}
 	h.Hour = t
 	return h, nil
-}
-
-// collectRows scans every row with scan and closes rows.
-func collectRows[T any](rows *sql.Rows, scan func(func(...any) error) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
