@@ -114,8 +114,8 @@ type HourlyPoints struct {
 	Points     int64
 }
 
-// LeaderboardSource is what a rebuild reads from the results store. Both
-// stores implement it.
+// LeaderboardSource is what a rebuild reads from the results store; every
+// Store is one.
 type LeaderboardSource interface {
 	// UserScores returns every user whose engagement score is positive.
 	UserScores(ctx context.Context) ([]UserScore, error)
@@ -596,10 +596,6 @@ func (a *App) openLeaderboard() error {
 	if a.cfg.LeaderboardDisabled {
 		return RemoveLeaderboardFiles(a.cfg.DataDir)
 	}
-	src, ok := a.store.(LeaderboardSource)
-	if !ok {
-		return fmt.Errorf("the %s store cannot rebuild the leaderboard", a.storeName())
-	}
 	board, err := OpenLeaderboard(a.cfg.DataDir, a.log, a.cfg.Clock)
 	if err != nil {
 		return err
@@ -607,7 +603,7 @@ func (a *App) openLeaderboard() error {
 	a.board = board
 	if board.NeedsRebuild() {
 		a.built = make(chan struct{})
-		go a.rebuildLeaderboard(src)
+		go a.rebuildLeaderboard(a.store)
 	}
 	return nil
 }

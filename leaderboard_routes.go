@@ -133,14 +133,9 @@ func parseBoardQuery(r *http.Request, known ...string) (boardQuery, error) {
 	return boardQuery(v), nil
 }
 
-// truncateName keeps an unknown parameter's name short in the reply.
-func truncateName(name string) string {
-	const max = 64
-	if len(name) > max {
-		return strconv.Quote(name[:max]) + "…"
-	}
-	return strconv.Quote(name)
-}
+// truncateName quotes a parameter's name or value for the reply, kept
+// short and cut on a character boundary.
+func truncateName(name string) string { return strconv.Quote(truncate(name, 64)) }
 
 // intIn reads an integer parameter in min..max, def when absent.
 func (q boardQuery) intIn(name string, def, min, max int) (int, error) {

@@ -310,24 +310,31 @@ scored AS (
 SELECT processing_id FROM logged`
 
 // RecordActivities writes the whole batch with one statement (see
-// recordActivitiesPG). When it fails for a reason other than an
-// unreachable database, each record is written alone, so that, say, one
-// unknown user (a foreign key violation, permanent) fails only its own
-// job.
+// recordActivitiesPG). When it fails permanently (bad data, a constraint),
+// each record is written alone, so that, say, one unknown user (a foreign
+// key violation) fails only its own job. Other errors (a timeout, the
+// database down) fail the whole call: a slow database is not sent the
+// batch again one statement per record. If the database goes away midway
+// through the records, the ones written keep their outcome and the rest
+// get the error, so that the written ones still reach the leaderboard.
 func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
 	out, err := s.recordBatch(ctx, recs)
-	if err == nil || IsUnavailable(err) || len(recs) == 1 {
+	if err == nil || !IsPermanent(err) || len(recs) == 1 {
 		return out, err
 	}
 	out = make([]ActivityOutcome, len(recs))
 	for i, a := range recs {
 		one, err := s.recordBatch(ctx, []ActivityRecord{a})
-		if IsUnavailable(err) {
-			return nil, err
-		}
-		out[i] = ActivityOutcome{Err: err}
-		if err == nil {
+		switch {
+		case err == nil:
 			out[i] = one[0]
+		case IsUnavailable(err):
+			for j := i; j < len(recs); j++ {
+				out[j].Err = err
+			}
+			return out, nil
+		default:
+			out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, err)
 		}
 	}
 	return out, nil

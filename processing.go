@@ -32,8 +32,8 @@ type Processor struct {
 
 // Handlers maps each queue to the function that processes its jobs. Job
 // analysis and moderation take one job at a time; activity jobs are small
-// and many, and are scored a claimed batch at a time in one store
-// transaction.
+// and many, and are scored a claimed batch at a time with one store call
+// (see Store.RecordActivities).
 func (p *Processor) Handlers() map[string]BatchHandlerFunc {
 	return map[string]BatchHandlerFunc{
 		QueueJobs:     OneAtATime(p.AnalyzeJob),

@@ -13,6 +13,7 @@ import (
 // embedded SQLite store below and the Postgres store implement it. Every
 // method is idempotent: running the same job twice leaves the same rows.
 type Store interface {
+	LeaderboardSource
 	// FindCandidates returns every candidate having at least one skill
 	// whose lowercase spelling is in spellings (see SkillSpellings).
 	FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error)
@@ -22,10 +23,11 @@ type Store interface {
 	// SaveModeration writes a post's moderation outcome.
 	SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error
 	// RecordActivities logs each action under its processingId and adds
-	// its points, all in one transaction; a processingId already logged
-	// changes nothing. It returns one outcome per record, in order: a
-	// record that cannot be written fails alone. The error is for the
-	// whole call (the store could not be reached).
+	// its points, the whole batch in one transaction when it can; a
+	// processingId already logged changes nothing. It returns one outcome
+	// per record, in order: a record that cannot be written fails alone.
+	// The error fails the whole call (the store is down or timed out) and
+	// nothing of the batch is written.
 	RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error)
 }
 
