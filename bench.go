@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,6 +38,7 @@ type BenchOptions struct {
 	Drain    bool          // wait until the queues have processed everything
 	JSON     bool          // print the report as one JSON object
 	Profile  string        // write a CPU profile of this process to this file
+	DataDir  string        // the DATA_DIR of the hookd under load, to watch its WAL files
 }
 
 // BenchReport is what `hookd bench` prints.
@@ -55,6 +57,11 @@ type BenchReport struct {
 	DrainSeconds float64        `json:"drainSeconds,omitempty"` // from the last answer to empty queues
 	EndToEndRate float64        `json:"endToEndJobsPerSecond,omitempty"`
 	PeakRSSMiB   float64        `json:"peakRssMiB,omitempty"` // in-process only: server and load generator together
+	// The largest size of each WAL file seen during the run, and the size
+	// at its end (after the drain, with -drain); zero without a data dir.
+	WALPeakMiB      float64 `json:"walPeakMiB,omitempty"`
+	WALEndMiB       float64 `json:"walEndMiB,omitempty"`
+	RedkaWALPeakMiB float64 `json:"redkaWalPeakMiB,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -73,12 +80,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return errNoSecret
 	}
 	if inProcess {
-		stop, url, err := startBenchServer(getenv, opt.Secret)
+		stop, url, dir, err := startBenchServer(getenv, opt.Secret)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		opt.URL = url
+		opt.URL, opt.DataDir = url, dir
 	}
 	var progress io.Writer
 	if isTerminal(stderr) {
@@ -114,6 +121,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (BenchOptions, error) {
 	fs.BoolVar(&o.Drain, "drain", false, "wait until the queues have processed everything sent")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as one JSON object")
 	fs.StringVar(&o.Profile, "cpuprofile", "", "write a CPU profile of this process (server too, when in-process) to this file, for go tool pprof")
+	fs.StringVar(&o.DataDir, "data-dir", "", "with -url: the DATA_DIR of that hookd, to report the largest size of its WAL files (in-process: its own)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -132,10 +140,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (BenchOptions, error) {
 
 // startBenchServer runs a hookd in this process on a temporary DATA_DIR
 // and a free loopback port, configured from the environment otherwise.
-func startBenchServer(getenv func(string) string, secret string) (stop func(), url string, err error) {
-	dir, err := os.MkdirTemp("", "hookd-bench")
+func startBenchServer(getenv func(string) string, secret string) (stop func(), url, dir string, err error) {
+	dir, err = os.MkdirTemp("", "hookd-bench")
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	env := func(k string) string {
 		switch k {
@@ -148,17 +156,17 @@ func startBenchServer(getenv func(string) string, secret string) (stop func(), u
 	}
 	cfg, err := LoadConfig(env)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app, err := OpenApp(context.Background(), cfg, log)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		app.Close()
-		return nil, "", err
+		return nil, "", "", err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -167,7 +175,7 @@ func startBenchServer(getenv func(string) string, secret string) (stop func(), u
 		cancel()
 		<-done
 		os.RemoveAll(dir)
-	}, "http://" + ln.Addr().String(), nil
+	}, "http://" + ln.Addr().String(), dir, nil
 }
 
 // Bench sends the load and, with Drain, waits for the work to be done.
@@ -187,6 +195,8 @@ func Bench(ctx context.Context, opt BenchOptions, progress io.Writer) (BenchRepo
 	}
 	var sent atomic.Int64
 	stopProgress := startProgress(progress, &sent)
+	wal := watchWAL(opt.DataDir)
+	defer wal.stop()
 	start := time.Now()
 	results := make([]benchResult, opt.C)
 	var wg sync.WaitGroup
@@ -202,8 +212,74 @@ func Bench(ctx context.Context, opt BenchOptions, progress io.Writer) (BenchRepo
 			return rep, err
 		}
 	}
+	wal.report(&rep)
 	return rep, nil
 }
+
+// walWatch samples the sizes of a data dir's WAL files while a run goes
+// on: a WAL that grows without bound fills the disk, and its largest size
+// during a run is the figure that shows it.
+type walWatch struct {
+	dir             string
+	done            chan struct{}
+	stopped         chan struct{}
+	peak, peakRedka int64
+}
+
+// watchWAL starts sampling every 10 ms; dir "" samples nothing.
+func watchWAL(dir string) *walWatch {
+	w := &walWatch{dir: dir, done: make(chan struct{}), stopped: make(chan struct{})}
+	if dir == "" {
+		close(w.stopped)
+		return w
+	}
+	go func() {
+		defer close(w.stopped)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			w.peak = max(w.peak, fileSize(filepath.Join(dir, "hookd.db-wal")))
+			w.peakRedka = max(w.peakRedka, fileSize(filepath.Join(dir, "redka.db-wal")))
+			select {
+			case <-w.done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *walWatch) stop() {
+	select {
+	case <-w.done:
+	default:
+		close(w.done)
+	}
+	<-w.stopped
+}
+
+// report stops the sampling and fills in the WAL figures.
+func (w *walWatch) report(rep *BenchReport) {
+	w.stop()
+	if w.dir == "" {
+		return
+	}
+	rep.WALPeakMiB = mib(w.peak)
+	rep.RedkaWALPeakMiB = mib(w.peakRedka)
+	rep.WALEndMiB = mib(fileSize(filepath.Join(w.dir, "hookd.db-wal")))
+}
+
+// fileSize is a file's size, 0 when it does not exist.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
 
 // benchResult is one connection's share of the run.
 type benchResult struct {
@@ -399,6 +475,9 @@ func printReport(w io.Writer, r BenchReport, asJSON bool) error {
 	}
 	if r.EndToEndRate > 0 {
 		fmt.Fprintf(w, "drained %.2fs after the last answer: %.0f jobs/s end to end\n", r.DrainSeconds, r.EndToEndRate)
+	}
+	if r.WALPeakMiB > 0 || r.WALEndMiB > 0 {
+		fmt.Fprintf(w, "WAL:      hookd.db-wal largest %.1f MiB, %.1f MiB at the end; redka.db-wal largest %.1f MiB\n", r.WALPeakMiB, r.WALEndMiB, r.RedkaWALPeakMiB)
 	}
 	if r.PeakRSSMiB > 0 {
 		fmt.Fprintf(w, "peak RSS: %.1f MiB (server and load generator)\n", r.PeakRSSMiB)

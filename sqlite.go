@@ -29,10 +29,15 @@ import (
 //   - R is a small pool of read-only connections; in WAL mode readers never
 //     block the writer nor wait for it.
 //   - C is one connection that checkpoints the WAL back into the file in
-//     the background, so the writer never stops to do it.
+//     the background, so the writer rarely stops to do it.
 //
 // synchronous=FULL makes every commit fsync the WAL: a commit that returned
 // survives a power cut, which is what lets the webhook answer 200.
+//
+// The WAL's size is bounded (see runCheckpointer and restartWAL): once a
+// background checkpoint finds it holding Tuning.WALRestartBytes, the
+// writer, between two transactions, copies the little the checkpoint
+// left and makes the next commit start the WAL again from its beginning.
 type DB struct {
 	W    *sql.DB
 	R    *sql.DB
@@ -46,9 +51,13 @@ type DB struct {
 	closing    chan struct{}
 	stopped    chan struct{}
 	committed  chan struct{} // a commit left frames in the WAL
+	restartDue chan struct{} // the WAL has grown past WALRestartBytes
 	ckptDone   chan struct{}
+	pageSize   int64
+	restartAt  int64 // Tuning.WALRestartBytes
 	once       sync.Once
 	lastErr    atomic.Pointer[string]
+	restarts   atomic.Int64 // completed restartWAL calls
 }
 
 // ErrClosed is returned by writes submitted after Close.
@@ -61,10 +70,14 @@ type Tuning struct {
 	CacheKiB        int           // page cache of each connection
 	CheckpointEvery time.Duration // at most one background checkpoint per period
 	MaxBatch        int           // writes one transaction folds together at most
+	// WALRestartBytes is the WAL size at which the writer pauses to
+	// restart the WAL; the file is also cut back to this size afterwards
+	// (journal_size_limit).
+	WALRestartBytes int64
 }
 
 // DefaultTuning is what OpenDB uses.
-var DefaultTuning = Tuning{PageSize: 4096, CacheKiB: 2000, CheckpointEvery: 100 * time.Millisecond, MaxBatch: 1024}
+var DefaultTuning = Tuning{PageSize: 4096, CacheKiB: 2000, CheckpointEvery: 100 * time.Millisecond, MaxBatch: 1024, WALRestartBytes: 32 << 20}
 
 // writeOp is one caller's part of a group commit.
 type writeOp struct {
@@ -163,14 +176,24 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 		r.Close()
 		return nil, err
 	}
+	var pageSize int64 // the file's, which may predate Tuning.PageSize
+	if err := w.QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
+		w.Close()
+		r.Close()
+		c.Close()
+		return nil, fmt.Errorf("open %s: read page size: %w", path, err)
+	}
 	db := &DB{
 		W: w, R: r, C: c, Path: path,
-		ops:       make(chan *writeOp, t.MaxBatch),
-		prepared:  make(map[string]*sql.Stmt),
-		closing:   make(chan struct{}),
-		stopped:   make(chan struct{}),
-		committed: make(chan struct{}, 1),
-		ckptDone:  make(chan struct{}),
+		ops:        make(chan *writeOp, t.MaxBatch),
+		prepared:   make(map[string]*sql.Stmt),
+		closing:    make(chan struct{}),
+		stopped:    make(chan struct{}),
+		committed:  make(chan struct{}, 1),
+		restartDue: make(chan struct{}, 1),
+		ckptDone:   make(chan struct{}),
+		pageSize:   pageSize,
+		restartAt:  t.WALRestartBytes,
 	}
 	go db.runWriter()
 	go db.runCheckpointer(t.CheckpointEvery)
@@ -181,8 +204,16 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 // most once per period. SQLite's automatic checkpoint would run inside
 // the commit that crosses its threshold, on the writer: 15% of the
 // writer's time under load, while the other core sat idle. A PASSIVE
-// checkpoint never blocks the writer; the writer restarts the WAL from
-// its beginning once a checkpoint has copied all of it.
+// checkpoint never blocks the writer.
+//
+// Copying is not enough to bound the WAL. SQLite writes the WAL from its
+// beginning again only when a transaction starts with every frame
+// already copied, and under steady traffic the writer commits again
+// while each checkpoint copies (2–13 ms): measured at 3,300 webhooks/s,
+// 78 of 80 checkpoints copied every frame there was when they began, no
+// reader held one back, and the WAL still grew by 60 MB a second. So once
+// the WAL holds WALRestartBytes, the checkpointer asks the writer for a
+// pause between two transactions (restartWAL).
 func (db *DB) runCheckpointer(every time.Duration) {
 	defer close(db.ckptDone)
 	for {
@@ -191,8 +222,11 @@ func (db *DB) runCheckpointer(every time.Duration) {
 		case <-db.closing:
 			return
 		}
-		if _, err := db.C.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		switch c, err := walCheckpoint(db.C, "PASSIVE"); {
+		case err != nil:
 			slog.Warn("background checkpoint of hookd.db failed; the WAL grows until one succeeds", "err", err)
+		case walFileSize(c.frames, db.pageSize) >= db.restartAt:
+			notify(db.restartDue)
 		}
 		select {
 		case <-time.After(every):
@@ -248,6 +282,14 @@ func (db *DB) runWriter() {
 		case op := <-db.ops:
 			batch = db.collect(append(batch[:0], op))
 			db.commit(batch)
+			select {
+			case <-db.restartDue:
+				db.restartWAL("RESTART")
+			default:
+			}
+		case <-db.restartDue:
+			// Idle: nothing is waiting, so the file can go entirely.
+			db.restartWAL("TRUNCATE")
 		case <-db.closing:
 			for {
 				select {
@@ -297,6 +339,62 @@ func (db *DB) commit(batch []*writeOp) {
 		db.lastErr.Store(nil)
 	}
 }
+
+// checkpointResult is what PRAGMA wal_checkpoint reports.
+type checkpointResult struct {
+	busy   bool // the checkpoint could not finish: a reader or another checkpoint was in the way
+	frames int  // frames in the WAL
+	copied int  // of those, copied back into the database file
+}
+
+// walCheckpoint runs a checkpoint in mode (PASSIVE, RESTART or TRUNCATE)
+// on conn.
+func walCheckpoint(conn *sql.DB, mode string) (checkpointResult, error) {
+	var c checkpointResult
+	err := conn.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&c.busy, &c.frames, &c.copied)
+	if err != nil {
+		return c, fmt.Errorf("checkpoint (%s): %w", mode, err)
+	}
+	return c, nil
+}
+
+// walFileSize is the size of a WAL file holding frames pages: a 32-byte
+// header, then each page after a 24-byte frame header.
+func walFileSize(frames int, pageSize int64) int64 { return 32 + int64(frames)*(24+pageSize) }
+
+// restartWalBusyTimeout is how long restartWAL waits for readers still
+// on the WAL. It runs on the writer, so every webhook waits with it; a
+// reader that outlasts it (the leaderboard's rebuild reading the store,
+// say) delays the restart to the checkpointer's next request instead.
+const restartWalBusyTimeout = 10 // milliseconds
+
+// restartWAL checkpoints on the writer's own connection, between two
+// transactions: with no commit in flight the checkpoint copies the few
+// frames the background one left and, once no reader is on the WAL,
+// makes the next commit write the WAL from its beginning. journal_size_limit
+// then cuts the file back to WALRestartBytes; TRUNCATE (used when the
+// writer is idle) empties it. Measured cost: see BENCHMARKS.md, "WAL".
+func (db *DB) restartWAL(mode string) {
+	if _, err := db.W.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWalBusyTimeout)); err != nil {
+		slog.Warn("restart the WAL of hookd.db: set busy timeout", "err", err)
+		return
+	}
+	c, err := walCheckpoint(db.W, mode)
+	if _, rerr := db.W.Exec(`PRAGMA busy_timeout = ` + writerBusyTimeout); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("reset busy timeout: %w", rerr))
+	}
+	switch {
+	case err != nil:
+		slog.Warn("restart the WAL of hookd.db failed; retried after the next checkpoint", "err", err)
+	case c.busy:
+		slog.Debug("WAL restart of hookd.db postponed: a reader is still on it", "frames", c.frames, "copied", c.copied)
+	default:
+		db.restarts.Add(1)
+	}
+}
+
+// WALRestarts counts the times the writer restarted the WAL.
+func (db *DB) WALRestarts() int64 { return db.restarts.Load() }
 
 func (db *DB) runBatch(batch []*writeOp) error {
 	defer db.prepareNew()
@@ -384,10 +482,15 @@ func setAside(tx *sql.Tx, table string) error {
 	return err
 }
 
+// writerBusyTimeout is how long, in milliseconds, a connection waits for
+// a lock another one holds: only ever another process (a `sqlite3`
+// shell), or a checkpoint.
+const writerBusyTimeout = "10000"
+
 func openSQLite(path, txlock string, readOnly bool, conns int, t Tuning) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_txlock", txlock)
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "busy_timeout("+writerBusyTimeout+")")
 	q.Add("_pragma", fmt.Sprintf("page_size(%d)", t.PageSize)) // before WAL, or it is ignored
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -397,6 +500,7 @@ func openSQLite(path, txlock string, readOnly bool, conns int, t Tuning) (*sql.D
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -t.CacheKiB))
 	q.Add("_pragma", "wal_autocheckpoint(0)") // see runCheckpointer
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", t.WALRestartBytes))
 	if readOnly {
 		q.Add("_pragma", "query_only(ON)")
 	}
