@@ -151,7 +151,7 @@ func AnalyzeLink(link string, blocklist []string) []LinkFinding {
 		host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	}
 	if host == "" {
-		return append(out, LinkFinding{"malformed link: " + quoteLink(link), weightMalformedLink})
+		return append(out, LinkFinding{"malformed link: " + truncate(link, maxQuotedLink), weightMalformedLink})
 	}
 	if escaped {
 		out = append(out, LinkFinding{"percent-encoded host: " + host, weightEscapedHost})
@@ -339,18 +339,6 @@ func matchDomain(host string, domains []string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// quoteLink cuts a link for quoting in a reason, on a rune boundary.
-func quoteLink(link string) string {
-	if len(link) <= maxQuotedLink {
-		return link
-	}
-	cut := maxQuotedLink
-	for cut > 0 && !utf8.RuneStart(link[cut]) {
-		cut--
-	}
-	return link[:cut] + "…"
 }
 
 // isASCII reports whether s holds ASCII characters only.

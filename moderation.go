@@ -6,7 +6,6 @@ package main
 // read-only once built, so it is safe for concurrent use.
 
 import (
-	"bufio"
 	"embed"
 	"errors"
 	"fmt"
@@ -178,37 +177,26 @@ func wrapListError(name string, err error) error {
 	return nil
 }
 
-// listLines calls each with the first field and the rest of every line of
-// a list, skipping blanks and # comments; errors name the line.
-func listLines(r io.Reader, each func(head, phrase string) error) error {
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
+// wordListLines calls each with the first field and the rest of every line
+// of a word list, skipping blanks and # comments; errors name the line.
+func wordListLines(r io.Reader, each func(head, phrase string) error) error {
+	return listLines(r, "word list", func(line string) error {
 		head, phrase := line, ""
 		if i := strings.IndexFunc(line, unicode.IsSpace); i > 0 {
 			head, phrase = line[:i], strings.TrimSpace(line[i:])
 		}
 		if !strings.ContainsFunc(NormalizeText(phrase), isWordRune) {
-			return fmt.Errorf("line %d: want a weight or category, then a phrase; got %q", n, line)
+			return fmt.Errorf("want a weight or category, then a phrase; got %q", line)
 		}
-		if err := each(head, phrase); err != nil {
-			return fmt.Errorf("line %d: %w", n, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read word list: %w", err)
-	}
-	return nil
+		return each(head, phrase)
+	})
 }
 
 // ParseSpamList reads a spam list: "<weight> <phrase>" per line, the
 // weight an integer from FlagThreshold to 100.
 func ParseSpamList(r io.Reader) ([]SpamPhrase, error) {
 	var out []SpamPhrase
-	err := listLines(r, func(head, phrase string) error {
+	err := wordListLines(r, func(head, phrase string) error {
 		w, err := strconv.Atoi(head)
 		if err != nil || w < FlagThreshold || w > 100 {
 			return fmt.Errorf("weight %q: want an integer from %d to 100", head, FlagThreshold)
@@ -224,7 +212,7 @@ func ParseSpamList(r io.Reader) ([]SpamPhrase, error) {
 func ParseHateList(r io.Reader) ([]HateTerm, error) {
 	var out []HateTerm
 	var incitements, targets []string
-	err := listLines(r, func(category, phrase string) error {
+	err := wordListLines(r, func(category, phrase string) error {
 		switch category {
 		case "incitement":
 			incitements = append(incitements, phrase)
@@ -335,6 +323,30 @@ func (m *Moderator) Moderate(p PostContent, images ImageReport) Moderation {
 	v.checkImages(p.Images, images)
 	return v.moderation()
 }
+
+// ImageReport is what the processor learnt about a post's images, for the
+// decision in Moderate.
+type ImageReport struct {
+	Enabled    bool           // Vision is configured; without it images are not analysed
+	Verdicts   []ImageVerdict // one per image sent to Vision
+	NotChecked string         // why no image could be checked (Vision kept failing), or ""
+}
+
+// ImageVerdict is Vision's SafeSearch answer for one image: likelihood names
+// (VERY_UNLIKELY … VERY_LIKELY), or the error Vision gave for that image.
+type ImageVerdict struct {
+	URL      string
+	Adult    string
+	Violence string
+	Racy     string
+	Error    string
+}
+
+// likelihoods are Vision's likelihood names, least likely first.
+var likelihoods = []string{"UNKNOWN", "VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY"}
+
+// likelihoodRank orders likelihood names; an unknown name ranks lowest.
+func likelihoodRank(s string) int { return slices.Index(likelihoods, s) }
 
 // checkImages records the image signals. Without Vision there are none.
 // Images are not spam: they flag or block without weighing in the score.
@@ -546,7 +558,7 @@ func (v *verdict) checkLinks(links []PostLink, blocklist []string) {
 	}
 	for _, link := range links {
 		if link.Count >= repeatedLinkCount {
-			v.add(fmt.Sprintf("same link repeated %d times: %s", link.Count, quoteLink(link.URL)), weightRepeatedLink)
+			v.add(fmt.Sprintf("same link repeated %d times: %s", link.Count, truncate(link.URL, maxQuotedLink)), weightRepeatedLink)
 		}
 		for _, f := range AnalyzeLink(link.URL, blocklist) {
 			v.flag = true

@@ -64,45 +64,25 @@ func NormalizedForms(s string) []string {
 
 // normalizeWith normalises s reading a leetspeak '1' as one.
 func normalizeWith(s string, one rune) string {
-	s = unicodeFold(s)
-	s = strings.Map(foldRune, foldAccents(s))
+	s = strings.Map(foldRune, foldAccents(unicodeFold(s)))
 	s = joinSpacedRuns(s)
 	s = readLeetspeak(s, one)
-	return strings.Join(strings.Fields(strings.Map(separatorsAsSpaces, s)), " ")
+	return strings.Join(strings.Fields(strings.Map(separatorAsSpace, s)), " ")
 }
 
-// unicodeFold applies NFKC and case folding, then removes combining marks
-// and format characters (zero-width spaces and joiners, bidi controls, soft
-// hyphens, byte order marks). Invalid UTF-8 reads as U+FFFD. A fresh caser
-// is made per call: casers are not safe to share between goroutines.
+// unicodeFold applies NFKC and case folding; invalid UTF-8 reads as
+// U+FFFD. A fresh caser is made per call: casers are not safe to share
+// between goroutines.
 func unicodeFold(s string) string {
-	s = cases.Fold().String(norm.NFKC.String(strings.ToValidUTF8(s, "\uFFFD")))
-	s = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, norm.NFD.String(s))
-	return norm.NFC.String(s)
+	return cases.Fold().String(norm.NFKC.String(strings.ToValidUTF8(s, "\uFFFD")))
 }
 
 // foldRune reads typographic apostrophes as plain ones and lookalike
 // letters as Latin.
 func foldRune(r rune) rune {
-	switch r {
-	case '’', 'ʼ', '‘', '`', '´':
-		return '\''
-	}
+	r = foldApostrophe(r)
 	if latin, ok := confusables[r]; ok {
 		return latin
-	}
-	return r
-}
-
-// separatorsAsSpaces reads hyphens and underscores as spaces.
-func separatorsAsSpaces(r rune) rune {
-	if r == '-' || r == '_' {
-		return ' '
 	}
 	return r
 }

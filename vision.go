@@ -16,30 +16,6 @@ import (
 	"time"
 )
 
-// ImageReport is what the processor learnt about a post's images, for the
-// decision in Moderate.
-type ImageReport struct {
-	Enabled    bool           // Vision is configured; without it images are not analysed
-	Verdicts   []ImageVerdict // one per image sent to Vision
-	NotChecked string         // why no image could be checked (Vision kept failing), or ""
-}
-
-// ImageVerdict is Vision's SafeSearch answer for one image: likelihood names
-// (VERY_UNLIKELY … VERY_LIKELY), or the error Vision gave for that image.
-type ImageVerdict struct {
-	URL      string
-	Adult    string
-	Violence string
-	Racy     string
-	Error    string
-}
-
-// likelihoods are Vision's likelihood names, least likely first.
-var likelihoods = []string{"UNKNOWN", "VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY"}
-
-// likelihoodRank orders likelihood names; an unknown name ranks lowest.
-func likelihoodRank(s string) int { return slices.Index(likelihoods, s) }
-
 // Vision request limits.
 const (
 	visionBatchSize   = 16 // images per images:annotate request: Google's limit
@@ -198,11 +174,8 @@ func (c *VisionClient) redact(err error) error {
 	return redactedError{msg: strings.ReplaceAll(err.Error(), c.APIKey, "[redacted]"), err: err}
 }
 
-// shorten trims a message to visionMaxErrorMsg bytes on a rune boundary.
+// shorten puts a message on one line and cuts it to visionMaxErrorMsg
+// bytes on a rune boundary.
 func shorten(msg string) string {
-	msg = strings.Join(strings.Fields(msg), " ")
-	if len(msg) <= visionMaxErrorMsg {
-		return msg
-	}
-	return strings.ToValidUTF8(msg[:visionMaxErrorMsg], "") + "…"
+	return truncate(strings.Join(strings.Fields(msg), " "), visionMaxErrorMsg)
 }
