@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -133,7 +134,7 @@ func BenchmarkClaimAck(b *testing.B) {
 	b.ResetTimer()
 	done := 0
 	for done < b.N {
-		jobs, err := q.Claim(ctx, QueueActivity, 32)
+		jobs, err := q.Claim(ctx, QueueActivityScoring, 32)
 		if err != nil || len(jobs) == 0 {
 			b.Fatalf("claim: %v (%d done of %d)", err, done, b.N)
 		}
@@ -153,7 +154,7 @@ func BenchmarkClaimAck(b *testing.B) {
 func enqueueMany(b *testing.B, q *Queue, ids []string) {
 	errs := make(chan error, len(ids))
 	for _, id := range ids {
-		go func() { errs <- q.Enqueue(context.Background(), QueueActivity, id, []byte(`{}`), time.Now()) }()
+		go func() { errs <- q.Enqueue(context.Background(), QueueActivityScoring, id, []byte(`{}`), time.Now()) }()
 	}
 	for range ids {
 		if err := <-errs; err != nil {
@@ -180,28 +181,31 @@ func reportCPU(b *testing.B, start time.Duration) {
 
 // BenchmarkActivityDrain measures the worker side alone: b.N activity jobs
 // are queued with the workers off, then the pools drain them into the
-// embedded store, with several activity batch sizes (main.go's
-// batchSizes).
+// embedded store, with several activity batch sizes (the activity kind's
+// Batch).
 func BenchmarkActivityDrain(b *testing.B) {
-	chosen := batchSizes[QueueActivity]
-	defer func() { batchSizes[QueueActivity] = chosen }()
 	for _, n := range []int{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			batchSizes[QueueActivity] = n
-			benchDrain(b)
+			cfg := testConfig(b, nil)
+			cfg.Kinds = slices.Clone(cfg.Kinds)
+			for i := range cfg.Kinds {
+				if cfg.Kinds[i].Queue == QueueActivityScoring {
+					cfg.Kinds[i].Batch = n
+				}
+			}
+			benchDrain(b, openAppWith(b, cfg))
 		})
 	}
 }
 
-func benchDrain(b *testing.B) {
-	app, _ := openApp(b, nil)
+func benchDrain(b *testing.B, app *App) {
 	queueActivities(b, app.queue, b.N)
 	stop, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cpu := cpuTime()
 	b.ResetTimer()
 	go func() { done <- app.RunWorkers(stop, context.Background()) }()
-	for completed(b, app.queue, QueueActivity) < int64(b.N) {
+	for completed(b, app.queue, QueueActivityScoring) < int64(b.N) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.StopTimer()
@@ -225,7 +229,7 @@ func queueActivities(b *testing.B, q *Queue, n int) {
 				task, _ := json.Marshal(ActivityTask{UserID: user, Action: "like",
 					TargetID: benchUUID(2, j), TargetType: "post", OccurredAt: at})
 				now := time.Now()
-				errs <- q.Enqueue(context.Background(), QueueActivity, newProcessingID("activity", user, now), task, now)
+				errs <- q.Enqueue(context.Background(), QueueActivityScoring, newProcessingID("activity", user, now), task, now)
 			}()
 		}
 		for range k {
@@ -280,7 +284,7 @@ func benchEnqueue(b *testing.B, t Tuning) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	q, err := OpenQueue(db, testQueueOptions)
+	q, err := OpenQueue(context.Background(), db, queueNames(Kinds), testQueueOptions)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -289,7 +293,7 @@ func benchEnqueue(b *testing.B, t Tuning) {
 	measureParallel(b, 32, "enqueues/s", func() error { // 64 writers on 2 CPUs
 		now := time.Now()
 		id := newProcessingID("activity", "u"+strconv.FormatInt(seq.Add(1), 10), now)
-		return q.Enqueue(context.Background(), QueueActivity, id, payload, now)
+		return q.Enqueue(context.Background(), QueueActivityScoring, id, payload, now)
 	})
 }
 

@@ -17,9 +17,8 @@ type Config struct {
 	Port                int
 	DataDir             string
 	DatabaseURL         string
-	JobConcurrency      int
-	PostConcurrency     int
-	ActivityConcurrency int
+	Kinds               []Kind         // the kinds of work it runs; Kinds unless a test adds one
+	Workers             map[string]int // workers per queue, from each kind's WorkersEnv
 	Attempts            int
 	Backoff             time.Duration
 	Timezone            *time.Location
@@ -53,9 +52,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Port:                r.intIn("PORT", 3001, 1, 65535),
 		DataDir:             r.str("DATA_DIR", "./data"),
 		DatabaseURL:         getenv("DATABASE_URL"),
-		JobConcurrency:      r.intIn("JOB_ANALYSIS_CONCURRENCY", 5, 1, 1000),
-		PostConcurrency:     r.intIn("POST_MODERATION_CONCURRENCY", 10, 1, 1000),
-		ActivityConcurrency: r.intIn("ACTIVITY_SCORING_CONCURRENCY", 20, 1, 1000),
+		Kinds:               Kinds,
+		Workers:             map[string]int{},
 		Attempts:            r.intIn("JOB_ATTEMPTS", 3, 1, 100),
 		Backoff:             time.Duration(r.intIn("JOB_BACKOFF_MS", 2000, 1, 3_600_000)) * time.Millisecond,
 		TimezoneName:        r.str("ACTIVITY_TIMEZONE", "Europe/Paris"),
@@ -72,6 +70,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LeaderboardDisabled: r.boolean("LEADERBOARD_DISABLED"),
 		LogLevel:            r.str("LOG_LEVEL", "info"),
 		LogFormat:           r.str("LOG_FORMAT", "text"),
+	}
+	for _, k := range c.Kinds {
+		c.Workers[k.Queue] = r.intIn(k.WorkersEnv, k.Workers, 1, 1000)
 	}
 	if c.Secret == "" {
 		r.fail("SUPABASE_WEBHOOK_SECRET is not set: hookd refuses to accept unauthenticated webhooks; set it to the secret your Supabase webhooks send in x-webhook-secret")
@@ -98,6 +99,34 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		r.fail("JOB_LEASE must be at least 1s")
 	}
 	return c, errors.Join(r.errs...)
+}
+
+// Embedded reports whether results go to hookd.db (no DATABASE_URL).
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// StoreName names the results store for logs.
+func (c Config) StoreName() string {
+	if c.Embedded() {
+		return "embedded"
+	}
+	return "postgres"
+}
+
+// WorkersOf is how many jobs of kind k run at once.
+func (c Config) WorkersOf(k Kind) int {
+	if n, ok := c.Workers[k.Queue]; ok {
+		return n
+	}
+	return max(k.Workers, 1)
+}
+
+// TotalWorkers is how many jobs of all kinds may run at once.
+func (c Config) TotalWorkers() int {
+	n := 0
+	for _, k := range c.Kinds {
+		n += c.WorkersOf(k)
+	}
+	return n
 }
 
 // envReader collects every configuration error instead of stopping at the

@@ -228,7 +228,7 @@ func checkInvariants(t *testing.T, dataDir string, accepted []string, counts map
 			t.Errorf("%s: %d failed jobs", q, c.Failed)
 		}
 	}
-	if c := counts[QueueActivity]; int(c.Completed) != logs {
+	if c := counts[QueueActivityScoring]; int(c.Completed) != logs {
 		t.Errorf("%d activity jobs completed, %d logs", c.Completed, logs)
 	}
 }

@@ -29,7 +29,7 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 	results := make(chan result, copies)
 	for i := range copies {
 		go func() {
-			id, dup, err := q.EnqueueOnce(ctx, QueueActivity, "webhook-id:msg_1", fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now())
+			id, dup, err := q.EnqueueOnce(ctx, QueueActivityScoring, "webhook-id:msg_1", fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now())
 			results <- result{id, dup, err}
 		}()
 	}
@@ -101,10 +101,10 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 		name, route, queue, body string
 		header                   map[string]string
 	}{
-		{"signed, webhook-id", "/api/jobs/analyze", QueueJobs, signedBody, signedHeaders(keyA, "msg_dup", time.Now().Unix(), signedBody)},
-		{"direct form, Idempotency-Key", "/api/posts/moderate", QueuePosts, `{"postId":"post-dup","content":"Hello"}`,
+		{"signed, webhook-id", "/api/jobs/analyze", QueueJobAnalysis, signedBody, signedHeaders(keyA, "msg_dup", time.Now().Unix(), signedBody)},
+		{"direct form, Idempotency-Key", "/api/posts/moderate", QueuePostModeration, `{"postId":"post-dup","content":"Hello"}`,
 			map[string]string{"x-webhook-secret": testSecret, "Idempotency-Key": "8e03978e-40d5-43e8-bc93-6894a57f9324"}},
-		{"pg_net envelope INSERT, no header", "/api/activity/score", QueueActivity, fixture(t, "likes_insert.json"),
+		{"pg_net envelope INSERT, no header", "/api/activity/score", QueueActivityScoring, fixture(t, "likes_insert.json"),
 			map[string]string{"x-webhook-secret": testSecret, "User-Agent": "pg_net/0.14.0"}},
 	}
 	for _, c := range cases {
@@ -258,7 +258,7 @@ func TestDeliveryKeysExpire(t *testing.T) {
 	now := time.Now()
 	enqueue := func(key, id string, at time.Time) bool {
 		t.Helper()
-		_, dup, err := q.EnqueueOnce(ctx, QueuePosts, key, id, []byte(`{}`), at)
+		_, dup, err := q.EnqueueOnce(ctx, QueuePostModeration, key, id, []byte(`{}`), at)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -134,19 +135,6 @@ func skipped[T any](e envelope, why string) (Decoded[T], error) {
 	return Decoded[T]{Skip: e.op + " on " + e.table + ": " + why}, nil
 }
 
-// tableRoutes says which route takes each table hookd knows, so that an
-// envelope sent to the wrong route is told where it belongs.
-var tableRoutes = map[string]string{
-	"jobs":         "/api/jobs/analyze",
-	"posts":        "/api/posts/moderate",
-	"post_views":   "/api/activity/score",
-	"views":        "/api/activity/score",
-	"likes":        "/api/activity/score",
-	"comments":     "/api/activity/score",
-	"shares":       "/api/activity/score",
-	"applications": "/api/activity/score",
-}
-
 func wrongTable(table, want string) error {
 	msg := fmt.Sprintf("table: %s, got %q", want, truncate(table, maxTableLen))
 	if route, ok := tableRoutes[table]; ok {
@@ -181,26 +169,26 @@ func (r jobRow) sameContent(o jobRow) bool {
 		r.ExperienceLevel == o.ExperienceLevel && slices.Equal(r.RequiredSkills, o.RequiredSkills)
 }
 
-func decodeJobEnvelope(k envelopeKeys) (Decoded[JobTask], error) {
+func decodeJobsEnvelope(k envelopeKeys) (Decoded[OfferTask], error) {
 	var row, old jobRow
 	e, err := k.openRows("jobs", &row, &old)
 	switch {
 	case err != nil:
-		return Decoded[JobTask]{}, err
+		return Decoded[OfferTask]{}, err
 	case e.op == opDelete:
-		return skipped[JobTask](e, "a deleted job needs no analysis")
+		return skipped[OfferTask](e, "a deleted job needs no analysis")
 	case e.hasOld() && row.sameContent(old):
-		return skipped[JobTask](e, "title, description, required_skills, experience_level and location are unchanged, nothing to analyse again")
+		return skipped[OfferTask](e, "title, description, required_skills, experience_level and location are unchanged, nothing to analyse again")
 	}
-	t := JobTask{
+	t := OfferTask{
 		JobID: string(row.ID), Title: row.Title, Description: row.Description, CompanyID: string(row.CompanyID),
 		Location: row.Location, RequiredSkills: row.RequiredSkills, ExperienceLevel: row.ExperienceLevel,
 	}
 	if err := t.check(jobColumns); err != nil {
-		return Decoded[JobTask]{}, err
+		return Decoded[OfferTask]{}, err
 	}
 	key, err := e.rowKey(row.ID, row.UpdatedAt)
-	return Decoded[JobTask]{Task: t, RowKey: key}, err
+	return Decoded[OfferTask]{Task: t, RowKey: key}, err
 }
 
 // postRow is a posts row as a Database Webhook sends it.
@@ -225,7 +213,7 @@ func (r postRow) sameContent(o postRow) bool {
 	return r.Content == o.Content && slices.Equal(r.Images, o.Images) && slices.Equal(r.Links, o.Links)
 }
 
-func decodePostEnvelope(k envelopeKeys) (Decoded[PostTask], error) {
+func decodePostsEnvelope(k envelopeKeys) (Decoded[PostTask], error) {
 	var row, old postRow
 	e, err := k.openRows("posts", &row, &old)
 	switch {
@@ -250,7 +238,8 @@ type activityTable struct {
 	targetType string // when the row names its target by target_id alone
 }
 
-// activityTables maps the activity tables of SPEC §5 to their action.
+// activityTables maps the app's activity tables to their action: a row
+// inserted in one is that action.
 var activityTables = map[string]activityTable{
 	"post_views":   {"view", "post"},
 	"views":        {"view", ""},
@@ -260,16 +249,34 @@ var activityTables = map[string]activityTable{
 	"applications": {"apply", "job"},
 }
 
+// activityTableNames lists activityTables, sorted.
+func activityTableNames() []string {
+	return slices.Sorted(maps.Keys(activityTables))
+}
+
 // notActivityTables are tables hookd reads or writes itself: their rows
 // are not user actions, and a webhook on activity_logs, which scoring
-// writes, would score its own output forever.
+// writes, would score its own output forever. Tables that another kind
+// takes are refused with its route (see tableRoutes).
 var notActivityTables = map[string]string{
 	"activity_logs": "activity_logs is written by hookd's scoring: a webhook on it would score hookd's own output in a loop",
-	"jobs":          "jobs rows go to /api/jobs/analyze",
-	"posts":         "posts rows go to /api/posts/moderate",
 	"users":         "users rows are not activity",
 	"candidates":    "candidates rows are not activity",
 	"job_matches":   "job_matches is written by hookd's job analysis",
+}
+
+// notActivity says why a table's rows are not activity, "" when they may be.
+func notActivity(table string) string {
+	if why, own := notActivityTables[table]; own {
+		return why
+	}
+	if _, isActivity := activityTables[table]; isActivity {
+		return ""
+	}
+	if route, taken := tableRoutes[table]; taken {
+		return table + " rows go to " + route
+	}
+	return ""
 }
 
 // activityRow is a row of an activity table as a Database Webhook sends it.
@@ -291,7 +298,7 @@ type activityRow struct {
 // points back: both are skipped.
 func decodeActivityEnvelope(k envelopeKeys, received time.Time) (Decoded[ActivityTask], error) {
 	e, err := k.open()
-	if why, own := notActivityTables[e.table]; err == nil && own {
+	if why := notActivity(e.table); err == nil && why != "" {
 		err = badRequest("table: %s", why)
 	}
 	switch {

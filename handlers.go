@@ -20,48 +20,49 @@ import (
 	"github.com/julienschmidt/httprouter"
 )
 
+// ServerConfig is what the HTTP side is built from.
+type ServerConfig struct {
+	Kinds       []Kind // each gets its webhook route
+	Queue       *Queue
+	Secret      string   // expected in x-webhook-secret
+	SigningKeys [][]byte // Standard Webhooks keys; none turns signatures off
+	MaxBody     int64
+	// RequireUUIDs is set in Postgres mode, where jobId, postId and
+	// userId are the app's uuid keys.
+	RequireUUIDs bool
+	// StoreProblem says why the results store is unreachable, "" when it
+	// answers; health reports it as "degraded".
+	StoreProblem func() string
+	// Board serves the leaderboard routes; nil when LEADERBOARD_DISABLED.
+	Board *Leaderboard
+	Log   *slog.Logger
+}
+
 // Server holds the HTTP side of hookd: routes, authentication, decoding
 // and the hand-off to the queue. It never touches the results store.
 type Server struct {
-	queue      *Queue
+	ServerConfig
 	secretHash [sha256.Size]byte
 	signatures *signatureVerifier // nil: WEBHOOK_SIGNING_SECRET is unset
-	maxBody    int64
-	log        *slog.Logger
 	now        func() time.Time
-	// storeProblem says why the results store is unreachable, "" when it
-	// answers; health reports it as "degraded".
-	storeProblem func() string
-	// requireUUIDs is set in Postgres mode, where jobId, postId and userId
-	// are the app's uuid keys.
-	requireUUIDs bool
-	// board serves the leaderboard routes; nil when LEADERBOARD_DISABLED.
-	board *Leaderboard
 }
 
-// NewServer builds the HTTP side over a queue. signingKeys are the
-// Standard Webhooks keys; none turns signature authentication off.
-func NewServer(q *Queue, secret string, signingKeys [][]byte, maxBody int64, log *slog.Logger, storeProblem func() string) *Server {
-	s := &Server{
-		queue:        q,
-		secretHash:   sha256.Sum256([]byte(secret)),
-		maxBody:      maxBody,
-		log:          log,
-		now:          time.Now,
-		storeProblem: storeProblem,
-	}
-	if len(signingKeys) > 0 {
-		s.signatures = &signatureVerifier{keys: signingKeys}
+// NewServer builds the HTTP side.
+func NewServer(c ServerConfig) *Server {
+	s := &Server{ServerConfig: c, secretHash: sha256.Sum256([]byte(c.Secret)), now: time.Now}
+	if len(c.SigningKeys) > 0 {
+		s.signatures = &signatureVerifier{keys: c.SigningKeys}
 	}
 	return s
 }
 
-// Routes returns the router of SPEC §3.
+// Routes returns the router: a webhook route per kind, health, job
+// status and the leaderboard.
 func (s *Server) Routes() http.Handler {
 	r := httprouter.New()
-	r.POST("/api/jobs/analyze", s.webhook(s.acceptJob))
-	r.POST("/api/posts/moderate", s.webhook(s.acceptPost))
-	r.POST("/api/activity/score", s.webhook(s.acceptActivity))
+	for _, k := range s.Kinds {
+		r.POST(k.Route, s.webhook(k))
+	}
 	r.GET("/api/health/queues", s.health)
 	r.GET("/api/processing/:processingId", s.authenticated(s.processing))
 	s.leaderboardRoutes(r)
@@ -72,27 +73,28 @@ func (s *Server) Routes() http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed", nil)
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
-		s.log.Error("handler panic", "path", req.URL.Path, "panic", v)
+		s.Log.Error("handler panic", "path", req.URL.Path, "panic", v)
 		writeError(w, http.StatusInternalServerError, "Internal error", nil)
 	}
 	return r
 }
 
-// accepted is a validated webhook: ready for the queue, or skipped.
-type accepted struct {
-	queue  string
-	task   any
-	reply  acceptReply
-	skip   string    // why nothing is queued, when set
-	rowKey string    // the envelope's row event, see Decoded.RowKey
-	ids    []namedID // the ids that are the app's keys
+// Accepted is a webhook body once a kind's Decode has validated it: a
+// task for the kind's queue, or the reason nothing is queued.
+type Accepted struct {
+	Task   any         // the job's payload, stored as JSON
+	ID     string      // the id its processingId carries
+	Reply  acceptReply // the ids the 200 answer echoes
+	Keys   []namedID   // the ids that are the app's keys (UUIDs in Postgres mode)
+	Skip   string      // why nothing is queued, when set
+	RowKey string      // the envelope's row event, see Decoded.RowKey
 }
 
+// namedID is an id with the name of the field it came in.
 type namedID struct{ field, value string }
 
-// acceptReply is the 200 answer to a webhook (SPEC §3). Duplicate is set
-// when the delivery was accepted before: ProcessingID is then the first
-// delivery's.
+// acceptReply is the 200 answer to a webhook. Duplicate is set when the
+// delivery was accepted before: ProcessingID is then the first delivery's.
 type acceptReply struct {
 	Success      bool   `json:"success"`
 	JobID        string `json:"jobId,omitempty"`
@@ -118,12 +120,10 @@ type errorReply struct {
 	Details any    `json:"details,omitempty"`
 }
 
-type acceptFunc func(body []byte, received time.Time) (accepted, error)
-
-// webhook wraps a route's decoder with what every webhook shares: auth,
-// content type, size limit, the delivery key, the durable enqueue and the
-// reply.
-func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
+// webhook is a kind's route: its decoder wrapped with what every webhook
+// shares: auth, content type, size limit, the delivery key, the durable
+// enqueue and the reply.
+func (s *Server) webhook(k Kind) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		buf := bodyPool.Get().(*bytes.Buffer)
 		defer putBody(buf)
@@ -137,21 +137,21 @@ func (s *Server) webhook(accept acceptFunc) httprouter.Handle {
 			writeRequestError(w, err)
 			return
 		}
-		a, err := accept(buf.Bytes(), received)
-		if err == nil && a.skip == "" && s.requireUUIDs {
-			err = checkUUIDs(a.ids)
+		a, err := k.Decode(buf.Bytes(), received)
+		if err == nil && a.Skip == "" && s.RequireUUIDs {
+			err = checkUUIDs(a.Keys)
 		}
 		switch {
 		case err != nil:
 			writeRequestError(w, err)
-		case a.skip != "":
-			s.log.Debug("webhook skipped", "reason", a.skip)
-			writeJSON(w, http.StatusOK, skipReply{Success: true, Skipped: true, Reason: a.skip})
+		case a.Skip != "":
+			s.Log.Debug("webhook skipped", "reason", a.Skip)
+			writeJSON(w, http.StatusOK, skipReply{Success: true, Skipped: true, Reason: a.Skip})
 		default:
-			if key == "" && a.rowKey != "" {
-				key = "row:" + a.rowKey
+			if key == "" && a.RowKey != "" {
+				key = "row:" + a.RowKey
 			}
-			s.enqueue(w, r, a, key, received)
+			s.enqueue(w, r, k, a, key, received)
 		}
 	}
 }
@@ -187,24 +187,26 @@ var errInvalidSecret = &RequestError{Status: http.StatusUnauthorized, Message: "
 // enqueue commits the job under its delivery key and answers: 200 with
 // the job's processingId (the first delivery's for a duplicate), or 503
 // when the queue could not commit.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, a accepted, key string, received time.Time) {
-	payload, err := json.Marshal(a.task)
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, k Kind, a Accepted, key string, received time.Time) {
+	payload, err := json.Marshal(a.Task)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Internal error", nil)
 		return
 	}
-	id, duplicate, err := s.queue.EnqueueOnce(r.Context(), a.queue, key, a.reply.ProcessingID, payload, received)
+	processingID := newProcessingID(k.Prefix, a.ID, received)
+	id, duplicate, err := s.Queue.EnqueueOnce(r.Context(), k.Queue, key, processingID, payload, received)
 	if err != nil {
-		s.log.Error("enqueue failed", "queue", a.queue, "processingId", a.reply.ProcessingID, "err", err)
+		s.Log.Error("enqueue failed", "queue", k.Queue, "processingId", processingID, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
 		return
 	}
 	if duplicate {
-		s.log.Info("duplicate delivery answered with the first one's job", "queue", a.queue, "processingId", id, "deliveryKey", key)
+		s.Log.Info("duplicate delivery answered with the first one's job", "queue", k.Queue, "processingId", id, "deliveryKey", key)
 	}
-	a.reply.Success, a.reply.ProcessingID, a.reply.Duplicate = true, id, duplicate
-	writeJSON(w, http.StatusOK, a.reply)
+	reply := a.Reply
+	reply.Success, reply.Message, reply.ProcessingID, reply.Duplicate = true, k.Queued, id, duplicate
+	writeJSON(w, http.StatusOK, reply)
 }
 
 // Delivery headers: a sender's retry carries the same value (SPEC §3).
@@ -244,46 +246,6 @@ func checkHeaderValue(name, v string) error {
 		}
 	}
 	return nil
-}
-
-func (s *Server) acceptJob(body []byte, received time.Time) (accepted, error) {
-	d, err := DecodeJob(body)
-	if err != nil || d.Skip != "" {
-		return accepted{skip: d.Skip}, err
-	}
-	t := d.Task
-	return accepted{queue: QueueJobs, task: t, rowKey: d.RowKey, reply: acceptReply{
-		JobID:        t.JobID,
-		Message:      "Job analysis queued",
-		ProcessingID: newProcessingID("job", t.JobID, received),
-	}, ids: []namedID{{"jobId", t.JobID}}}, nil
-}
-
-func (s *Server) acceptPost(body []byte, received time.Time) (accepted, error) {
-	d, err := DecodePost(body)
-	if err != nil || d.Skip != "" {
-		return accepted{skip: d.Skip}, err
-	}
-	t := d.Task
-	return accepted{queue: QueuePosts, task: t, rowKey: d.RowKey, reply: acceptReply{
-		PostID:       t.PostID,
-		Message:      "Post moderation queued",
-		ProcessingID: newProcessingID("post", t.PostID, received),
-	}, ids: []namedID{{"postId", t.PostID}, {"userId", t.UserID}}}, nil
-}
-
-func (s *Server) acceptActivity(body []byte, received time.Time) (accepted, error) {
-	d, err := DecodeActivity(body, received)
-	if err != nil || d.Skip != "" {
-		return accepted{skip: d.Skip}, err
-	}
-	t := d.Task
-	return accepted{queue: QueueActivity, task: t, rowKey: d.RowKey, reply: acceptReply{
-		UserID:       t.UserID,
-		Action:       t.Action,
-		Message:      "Activity scored",
-		ProcessingID: newProcessingID("activity", t.UserID, received),
-	}, ids: []namedID{{"userId", t.UserID}}}, nil
 }
 
 // newProcessingID keeps the guide's <kind>-<id>-<unix ms> and adds a random
@@ -339,13 +301,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buf
 	tooLarge := func() error {
 		return &RequestError{
 			Status:  http.StatusRequestEntityTooLarge,
-			Message: "body: larger than " + strconv.FormatInt(s.maxBody, 10) + " bytes",
+			Message: "body: larger than " + strconv.FormatInt(s.MaxBody, 10) + " bytes",
 		}
 	}
-	if r.ContentLength > s.maxBody {
+	if r.ContentLength > s.MaxBody {
 		return tooLarge()
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.MaxBody))
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
@@ -370,13 +332,13 @@ type healthReply struct {
 func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	counts, err := s.queue.Counts(ctx)
+	counts, err := s.Queue.Counts(ctx)
 	reply := healthReply{Status: "ok", Queues: counts, Timestamp: s.now().UTC().Format(time.RFC3339)}
-	reply.Queue = s.queue.CommitError()
+	reply.Queue = s.Queue.CommitError()
 	if err != nil {
 		reply.Queue = err.Error()
 	}
-	reply.Store = s.storeProblem()
+	reply.Store = s.StoreProblem()
 	code := http.StatusOK
 	switch {
 	case reply.Queue != "":
@@ -396,12 +358,12 @@ func (s *Server) processing(w http.ResponseWriter, r *http.Request, p httprouter
 		writeError(w, http.StatusNotFound, "Processing job not found", nil)
 		return
 	}
-	st, err := s.queue.Status(r.Context(), id)
+	st, err := s.Queue.Status(r.Context(), id)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "Processing job not found", nil)
 	case err != nil:
-		s.log.Error("job status failed", "processingId", id, "err", err)
+		s.Log.Error("job status failed", "processingId", id, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Queue unavailable", nil)
 	default:

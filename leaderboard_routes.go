@@ -50,7 +50,7 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, _ httproute
 		return
 	}
 	s.answerBoard(w, r, func(ctx context.Context) (any, error) {
-		users, err := s.board.Top(ctx, limit)
+		users, err := s.Board.Top(ctx, limit)
 		return leaderboardReply{Users: nonNil(users)}, err
 	})
 }
@@ -63,7 +63,7 @@ func (s *Server) trending(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		return
 	}
 	s.answerBoard(w, r, func(ctx context.Context) (any, error) {
-		targets, err := s.board.Trending(ctx, targetType, hours, limit)
+		targets, err := s.Board.Trending(ctx, targetType, hours, limit)
 		return trendingReply{Targets: nonNil(targets)}, err
 	})
 }
@@ -88,10 +88,10 @@ func parseTrendingQuery(r *http.Request) (targetType string, hours, limit int, e
 // rebuilt or when redka.db cannot be read.
 func (s *Server) answerBoard(w http.ResponseWriter, r *http.Request, read func(context.Context) (any, error)) {
 	switch {
-	case s.board == nil:
+	case s.Board == nil:
 		writeError(w, http.StatusNotFound, "Leaderboard disabled on this instance (LEADERBOARD_DISABLED)", nil)
 		return
-	case !s.board.IsReady():
+	case !s.Board.IsReady():
 		w.Header().Set("Retry-After", "2")
 		writeError(w, http.StatusServiceUnavailable, "Leaderboard is rebuilding from the store: retry shortly", nil)
 		return
@@ -100,7 +100,7 @@ func (s *Server) answerBoard(w http.ResponseWriter, r *http.Request, read func(c
 	defer cancel()
 	reply, err := read(ctx)
 	if err != nil {
-		s.log.Error("leaderboard read failed", "path", r.URL.Path, "err", err)
+		s.Log.Error("leaderboard read failed", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Leaderboard unavailable", nil)
 		return

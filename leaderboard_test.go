@@ -222,7 +222,7 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 		Recorded: func(e []ActivityEvent) { got = append(got, e...) }}
 	at := time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
 	payload, _ := json.Marshal(ActivityTask{UserID: "u1", Action: "share", TargetID: "p1", TargetType: "post", OccurredAt: at})
-	job := Job{ProcessingID: "activity-u1-1", Queue: QueueActivity, Payload: payload}
+	job := Job{ProcessingID: "activity-u1-1", Queue: QueueActivityScoring, Payload: payload}
 	for range 2 {
 		if out := p.ScoreActivities(context.Background(), []Job{job}); out[0].Err != nil {
 			t.Fatal(out[0].Err)
@@ -504,8 +504,8 @@ func TestLeaderboardRouteErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer board.Close()
-	srv := NewServer(a.queue, testSecret, nil, 1<<20, testLogger(), func() string { return "" })
-	srv.board = board
+	srv := NewServer(ServerConfig{Kinds: Kinds, Queue: a.queue, Secret: testSecret, MaxBody: 1 << 20,
+		StoreProblem: func() string { return "" }, Board: board, Log: testLogger()})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/api/activity/trending?type=post", nil)
 	req.Header.Set("x-webhook-secret", testSecret)

@@ -82,16 +82,29 @@ func startAppWith(t testing.TB, cfg Config, setup ...func(*App)) *testApp {
 // when the test ends.
 func openApp(t testing.TB, overrides map[string]string) (*App, Config) {
 	t.Helper()
+	cfg := testConfig(t, overrides)
+	return openAppWith(t, cfg), cfg
+}
+
+// testConfig is the configuration of testEnv.
+func testConfig(t testing.TB, overrides map[string]string) Config {
+	t.Helper()
 	cfg, err := LoadConfig(testEnv(t, overrides))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// openAppWith is openApp with a configuration of the test's own.
+func openAppWith(t testing.TB, cfg Config) *App {
+	t.Helper()
 	app, err := OpenApp(context.Background(), cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.Close() })
-	return app, cfg
+	return app
 }
 
 func testLogger() *slog.Logger {
@@ -277,7 +290,7 @@ func TestGuideExamples(t *testing.T) {
 	if code != http.StatusOK || h.Status != "ok" {
 		t.Errorf("health %d %+v", code, h)
 	}
-	for _, q := range QueueNames {
+	for _, q := range queueNames(Kinds) {
 		if c := h.Queues[q]; c.Completed != 1 || c.Failed != 0 {
 			t.Errorf("health %s: %+v, want 1 completed", q, c)
 		}
@@ -503,7 +516,7 @@ INSERT INTO candidates (id, skills, experience_level, location, created_at) VALU
 		if len(got) != len(want) || got["c-100"] != 100 || got["c-45"] != 45 {
 			t.Fatalf("run %d: matches %v, want %v", run, got, want)
 		}
-		var res JobAnalysisResult
+		var res OfferAnalysisResult
 		if err := json.Unmarshal(a.status(t, id).Result, &res); err != nil {
 			t.Fatal(err)
 		}

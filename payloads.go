@@ -16,8 +16,8 @@ import (
 // The tasks below are what a webhook becomes once validated: handlers
 // produce them, the queue stores them as JSON, workers consume them.
 
-// JobTask asks for a job offer to be analysed and matched (SPEC §3).
-type JobTask struct {
+// OfferTask asks for a job offer to be analysed and matched (SPEC §3).
+type OfferTask struct {
 	JobID           string   `json:"jobId"`
 	Title           string   `json:"title"`
 	Description     string   `json:"description,omitempty"`
@@ -100,26 +100,26 @@ func (n fieldNames) of(field string) string {
 	return field
 }
 
-// DecodeJob validates a POST /api/jobs/analyze body: the direct form or a
+// DecodeOffer validates a POST /api/jobs/analyze body: the direct form or a
 // jobs envelope, told apart in the same decoding pass.
-func DecodeJob(body []byte) (Decoded[JobTask], error) {
+func DecodeOffer(body []byte) (Decoded[OfferTask], error) {
 	var b struct {
-		JobTask
+		OfferTask
 		envelopeKeys
 	}
 	if err := decodeObject(body, &b); err != nil {
-		return Decoded[JobTask]{}, err
+		return Decoded[OfferTask]{}, err
 	}
 	if b.isEnvelope() {
-		return decodeJobEnvelope(b.envelopeKeys)
+		return decodeJobsEnvelope(b.envelopeKeys)
 	}
-	t := b.JobTask
+	t := b.OfferTask
 	err := t.check(nil)
-	return Decoded[JobTask]{Task: t}, err
+	return Decoded[OfferTask]{Task: t}, err
 }
 
 // check trims and validates a job task.
-func (t *JobTask) check(names fieldNames) error {
+func (t *OfferTask) check(names fieldNames) error {
 	t.Title = strings.TrimSpace(t.Title)
 	return firstError(
 		checkID(names.of("jobId"), t.JobID, true),
@@ -143,7 +143,7 @@ func DecodePost(body []byte) (Decoded[PostTask], error) {
 		return Decoded[PostTask]{}, err
 	}
 	if b.isEnvelope() {
-		return decodePostEnvelope(b.envelopeKeys)
+		return decodePostsEnvelope(b.envelopeKeys)
 	}
 	t := b.PostTask
 	err := t.check(nil)
@@ -285,7 +285,7 @@ func jsonError(key string, err error) error {
 }
 
 // fieldPath names the field of a type error. The decoder's path goes
-// through embedded structs by their Go names (JobTask.jobId); every object
+// through embedded structs by their Go names (OfferTask.jobId); every object
 // decoded here is flat, so its last element is the JSON key.
 func fieldPath(key, goPath string) string {
 	field := goPath[strings.LastIndexByte(goPath, '.')+1:]

@@ -51,8 +51,8 @@ func FuzzDecodeJob(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		d, err := DecodeJob(body)
-		checkDecoded(t, d, err, func(b []byte) error { _, err := DecodeJob(b); return err })
+		d, err := DecodeOffer(body)
+		checkDecoded(t, d, err, func(b []byte) error { _, err := DecodeOffer(b); return err })
 	})
 }
 
@@ -134,8 +134,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		job, err := DecodeJob(body)
-		checkDecoded(t, job, err, func(b []byte) error { _, err := DecodeJob(b); return err })
+		job, err := DecodeOffer(body)
+		checkDecoded(t, job, err, func(b []byte) error { _, err := DecodeOffer(b); return err })
 		post, err := DecodePost(body)
 		checkDecoded(t, post, err, func(b []byte) error { _, err := DecodePost(b); return err })
 		activity, err := DecodeActivity(body, fuzzReceived)

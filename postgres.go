@@ -198,8 +198,8 @@ func capitalise(s string) string {
 	return strings.Join(words, " ")
 }
 
-// markJobAnalyzedPG goes first: it locks the job row and proves it exists.
-const markJobAnalyzedPG = `
+// markOfferAnalyzedPG goes first: it locks the job row and proves it exists.
+const markOfferAnalyzedPG = `
 UPDATE jobs
 SET analysis_completed = true, candidates_count = $2, analyzed_at = $3, extracted_skills = $4::text[]
 WHERE id = $1::uuid
@@ -223,9 +223,9 @@ DELETE FROM job_matches m
 WHERE m.job_id = $1::uuid
   AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS kept (id) WHERE kept.id = m.candidate_id)`
 
-// SaveJobAnalysis marks the job analysed, upserts its matches and deletes
+// SaveOfferAnalysis marks the job analysed, upserts its matches and deletes
 // the stale ones in one transaction, sent as one batch.
-func (s *PostgresStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error {
+func (s *PostgresStore) SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error {
 	ids := make([]string, len(a.Matches))
 	scores := make([]int32, len(a.Matches))
 	skills := make([]string, len(a.Matches))
@@ -234,7 +234,7 @@ func (s *PostgresStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) erro
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(markJobAnalyzedPG, a.Job.JobID, len(a.Matches), a.At, nonNil(a.Skills))
+		b.Queue(markOfferAnalyzedPG, a.Job.JobID, len(a.Matches), a.At, nonNil(a.Skills))
 		b.Queue(upsertMatchesPG, a.Job.JobID, ids, scores, skills)
 		b.Queue(deleteStaleMatchesPG, a.Job.JobID, ids)
 		br := tx.SendBatch(ctx, b)

@@ -218,7 +218,7 @@ func TestPostgresRejectsNonUUIDs(t *testing.T) {
 	// targetId and company_id are free text.
 	a.mustAccept(t, "/api/activity/score", `{"userId":"`+userA+`","action":"view","targetId":"post-1"}`)
 	counts, _ := a.queue.Counts(context.Background())
-	if n := counts[QueueJobs].Waiting + counts[QueuePosts].Waiting; n != 0 {
+	if n := counts[QueueJobAnalysis].Waiting + counts[QueuePostModeration].Waiting; n != 0 {
 		t.Errorf("%d rejected webhooks were queued", n)
 	}
 }
@@ -449,7 +449,7 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	proxy.restore()
 	counts := a.waitDrained(t)
-	if c := counts[QueueActivity]; c.Failed != 0 || int(c.Completed) != sent {
+	if c := counts[QueueActivityScoring]; c.Failed != 0 || int(c.Completed) != sent {
 		t.Errorf("after the outage: %+v, want %d completed and none failed", c, sent)
 	}
 	if n := pgInt(t, c, `SELECT count(*) FROM activity_logs`); n != sent {
@@ -527,7 +527,7 @@ func TestPostgresKillMidDrain(t *testing.T) {
 	if s := pgInt(t, c, `SELECT sum(engagement_score) FROM users`); s != 15*n {
 		t.Errorf("sum of scores %d, want %d", s, 15*n)
 	}
-	if f := counts[QueueActivity].Failed; f != 0 {
+	if f := counts[QueueActivityScoring].Failed; f != 0 {
 		t.Errorf("%d failed", f)
 	}
 }
@@ -561,14 +561,14 @@ FROM generate_series(1, 100000) AS g`, benchSkills)
 	defer pg.Close()
 	p := &Processor{Store: pg, Log: testLogger(), MinMatchScore: 40, Timezone: time.UTC, Now: time.Now}
 	payload := fmt.Appendf(nil, `{"jobId":%q,"title":"Platform engineer","location":"Paris, France","requiredSkills":["Go","PostgreSQL","Kubernetes","AWS"],"experienceLevel":"Senior"}`, jobGo)
-	var res JobAnalysisResult
+	var res OfferAnalysisResult
 	b.ResetTimer()
 	for b.Loop() {
-		out, err := p.AnalyzeJob(context.Background(), Job{Queue: QueueJobs, Payload: payload})
+		out, err := p.AnalyzeOffer(context.Background(), Job{Queue: QueueJobAnalysis, Payload: payload})
 		if err != nil {
 			b.Fatal(err)
 		}
-		res = out.(JobAnalysisResult)
+		res = out.(OfferAnalysisResult)
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/job")
 	b.ReportMetric(float64(res.CandidatesFound), "candidates")

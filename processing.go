@@ -30,29 +30,17 @@ type Processor struct {
 	Recorded func([]ActivityEvent)
 }
 
-// Handlers maps each queue to the function that processes its jobs. Job
-// analysis and moderation take one job at a time; activity jobs are small
-// and many, and are scored a claimed batch at a time with one store call
-// (see Store.RecordActivities).
-func (p *Processor) Handlers() map[string]BatchHandlerFunc {
-	return map[string]BatchHandlerFunc{
-		QueueJobs:     OneAtATime(p.AnalyzeJob),
-		QueuePosts:    OneAtATime(p.ModeratePost),
-		QueueActivity: p.ScoreActivities,
-	}
-}
-
-// JobAnalysisResult is stored as the job-analysis job's result.
-type JobAnalysisResult struct {
+// OfferAnalysisResult is stored as the job-analysis job's result.
+type OfferAnalysisResult struct {
 	CandidatesFound int      `json:"candidatesFound"`
 	MatchesCreated  int      `json:"matchesCreated"`
 	ExtractedSkills []string `json:"extractedSkills"`
 }
 
-// AnalyzeJob extracts the job's skills, scores every candidate sharing one
+// AnalyzeOffer extracts the job's skills, scores every candidate sharing one
 // and stores the matches at or above MIN_MATCH_SCORE.
-func (p *Processor) AnalyzeJob(ctx context.Context, j Job) (any, error) {
-	var t JobTask
+func (p *Processor) AnalyzeOffer(ctx context.Context, j Job) (any, error) {
+	var t OfferTask
 	if err := decodePayload(j, &t); err != nil {
 		return nil, err
 	}
@@ -64,19 +52,19 @@ func (p *Processor) AnalyzeJob(ctx context.Context, j Job) (any, error) {
 		return nil, err
 	}
 	log.Info(fmt.Sprintf("Found %d candidates", len(candidates)), "skills", skills)
-	matches := p.scoreCandidates(JobProfile{Skills: skills, Level: t.ExperienceLevel, Location: t.Location}, candidates)
-	err = p.Store.SaveJobAnalysis(ctx, JobAnalysis{Job: t, Skills: skills, Matches: matches, At: p.Now()})
+	matches := p.scoreCandidates(OfferProfile{Skills: skills, Level: t.ExperienceLevel, Location: t.Location}, candidates)
+	err = p.Store.SaveOfferAnalysis(ctx, OfferAnalysis{Job: t, Skills: skills, Matches: matches, At: p.Now()})
 	if err != nil {
 		return nil, err
 	}
 	log.Info(fmt.Sprintf("Created %d match records", len(matches)))
 	log.Info("Job analysis completed: " + t.JobID)
-	return JobAnalysisResult{len(candidates), len(matches), skills}, nil
+	return OfferAnalysisResult{len(candidates), len(matches), skills}, nil
 }
 
 // scoreCandidates keeps the candidates scoring at least MinMatchScore,
 // best first.
-func (p *Processor) scoreCandidates(job JobProfile, candidates []Candidate) []Match {
+func (p *Processor) scoreCandidates(job OfferProfile, candidates []Candidate) []Match {
 	var matches []Match
 	m := NewMatcher(job)
 	for _, c := range candidates {
@@ -160,8 +148,8 @@ type ActivityResult struct {
 
 // ScoreActivities awards each job's points, once per processingId, with
 // one store call for the whole batch.
-func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
-	out := make([]Outcome, len(jobs))
+func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Result {
+	out := make([]Result, len(jobs))
 	recs := make([]ActivityRecord, 0, len(jobs))
 	idx := make([]int, 0, len(jobs)) // recs[k] is for jobs[idx[k]]
 	for i, j := range jobs {
@@ -186,7 +174,7 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Outcome {
 	var applied []ActivityEvent
 	for k, i := range idx {
 		if out[i].Err = recorded[k].Err; out[i].Err == nil {
-			out[i].Result = ActivityResult{recs[k].Points, recorded[k].Applied}
+			out[i].Value = ActivityResult{recs[k].Points, recorded[k].Applied}
 			if recorded[k].Applied {
 				applied = append(applied, recs[k].event())
 			}

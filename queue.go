@@ -10,16 +10,6 @@ import (
 	"time"
 )
 
-// The three queues (SPEC §3).
-const (
-	QueueJobs     = "job-analysis"
-	QueuePosts    = "post-moderation"
-	QueueActivity = "activity-scoring"
-)
-
-// QueueNames lists the queues in the order health reports them.
-var QueueNames = []string{QueueJobs, QueuePosts, QueueActivity}
-
 // Job states (SPEC §4).
 const (
 	StateWaiting   = "waiting"
@@ -54,6 +44,7 @@ func (j Job) LastAttempt() bool { return j.Attempt >= j.MaxAttempts }
 // goroutines share transactions and fsyncs.
 type Queue struct {
 	db    *DB
+	names []string // in the order Counts reports them
 	ready map[string]chan struct{}
 	now   func() time.Time
 
@@ -70,25 +61,40 @@ type QueueOptions struct {
 	Lease    time.Duration // how long a claim lasts before the reaper takes it back
 }
 
-// OpenQueue applies the queue schema.
-func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
+// OpenQueue applies the queue schema and readies the named queues: each
+// gets its row of cumulative counts.
+func OpenQueue(ctx context.Context, db *DB, names []string, opt QueueOptions) (*Queue, error) {
 	if err := db.ApplySchema(queueSchema, map[string]string{"queue_jobs": "processing_id"}); err != nil {
 		return nil, fmt.Errorf("apply queue schema: %w", err)
 	}
+	err := db.Write(ctx, func(tx *WriteTx) error {
+		for _, name := range names {
+			if _, err := tx.Exec(addQueueSQL, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add queues: %w", err)
+	}
 	q := &Queue{
 		db:       db,
-		ready:    make(map[string]chan struct{}, len(QueueNames)),
+		names:    names,
+		ready:    make(map[string]chan struct{}, len(names)),
 		now:      time.Now,
 		attempts: opt.Attempts,
 		backoff:  opt.Backoff,
 		maxDelay: time.Hour,
 		lease:    opt.Lease,
 	}
-	for _, name := range QueueNames {
+	for _, name := range names {
 		q.ready[name] = make(chan struct{}, 1)
 	}
 	return q, nil
 }
+
+const addQueueSQL = `INSERT INTO queue_stats (queue) VALUES (?) ON CONFLICT (queue) DO NOTHING`
 
 // Ready returns a channel that receives a value after a commit makes a job
 // of the named queue claimable. Workers wait on it instead of polling.
@@ -110,7 +116,7 @@ func (q *Queue) write(ctx context.Context, wake string, fn func(tx *WriteTx) err
 // succeeded.
 func (q *Queue) CommitError() string { return q.db.CommitError() }
 
-const insertJobSQL = `
+const enqueueSQL = `
 INSERT INTO queue_jobs (processing_id, queue, payload, max_attempts, run_at, received_at)
 VALUES (?, ?, ?, ?, ?, ?)`
 
@@ -154,7 +160,7 @@ func (q *Queue) EnqueueOnce(ctx context.Context, queue, key, processingID string
 				return tx.QueryRow(deliveryJobSQL, queue, key).Scan(&id)
 			}
 		}
-		_, err := tx.Exec(insertJobSQL, processingID, queue, payload, q.attempts, ms, ms)
+		_, err := tx.Exec(enqueueSQL, processingID, queue, payload, q.attempts, ms, ms)
 		return err
 	})
 	if err != nil {
@@ -254,8 +260,8 @@ type Ack struct {
 	Release   string // give the job back unfinished, without spending the attempt, for this reason
 }
 
-// outcome names the state an Ack moves its job to.
-func (a Ack) outcome() string {
+// state names the state an Ack moves its job to.
+func (a Ack) state() string {
 	switch {
 	case a.Release != "":
 		return StateWaiting
@@ -289,7 +295,7 @@ func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
 				continue
 			}
 			c := counts[a.Job.Queue]
-			switch a.outcome() {
+			switch a.state() {
 			case StateCompleted:
 				c[0]++
 			case StateFailed:
@@ -315,7 +321,7 @@ func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
 // attempt number.
 func (q *Queue) applyAck(tx *WriteTx, a Ack, now time.Time) (sql.Result, error) {
 	j := a.Job
-	switch a.outcome() {
+	switch a.state() {
 	case StateWaiting:
 		return tx.Exec(releaseSQL, a.Release, j.ID, j.Attempt)
 	case StateCompleted:
@@ -332,7 +338,7 @@ func (q *Queue) applyAck(tx *WriteTx, a Ack, now time.Time) (sql.Result, error) 
 // time must look again.
 func (q *Queue) wakeForRetries(acks []Ack) {
 	for _, a := range acks {
-		if o := a.outcome(); o == StateWaiting || o == StateDelayed {
+		if o := a.state(); o == StateWaiting || o == StateDelayed {
 			q.wake(a.Job.Queue)
 		}
 	}
@@ -401,7 +407,7 @@ func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("reap expired leases: %w", err)
 	}
 	if n > 0 {
-		for _, name := range QueueNames {
+		for _, name := range q.names {
 			q.wake(name)
 		}
 	}
@@ -505,8 +511,8 @@ func (q *Queue) Counts(ctx context.Context) (map[string]QueueCounts, error) {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
 	defer tx.Rollback()
-	out := make(map[string]QueueCounts, len(QueueNames))
-	for _, name := range QueueNames {
+	out := make(map[string]QueueCounts, len(q.names))
+	for _, name := range q.names {
 		var c QueueCounts
 		for _, s := range []struct {
 			state string

@@ -32,13 +32,13 @@ CREATE INDEX IF NOT EXISTS queue_jobs_lease ON queue_jobs (lease_until) WHERE st
 CREATE INDEX IF NOT EXISTS queue_jobs_finished ON queue_jobs (finished_at) WHERE state = 'completed';
 
 -- Cumulative outcomes, updated in the same transaction as the job's final
--- state, so pruning completed rows never changes what health reports.
+-- state, so pruning completed rows never changes what health reports. A
+-- queue's row is added when hookd opens it (OpenQueue).
 CREATE TABLE IF NOT EXISTS queue_stats (
   queue     TEXT PRIMARY KEY,
   completed INTEGER NOT NULL DEFAULT 0,
   failed    INTEGER NOT NULL DEFAULT 0
 );
-INSERT OR IGNORE INTO queue_stats (queue) VALUES ('job-analysis'), ('post-moderation'), ('activity-scoring');
 
 -- Delivery keys (SPEC §3): a sender's webhook-id or Idempotency-Key, or a
 -- Supabase envelope's row event, per queue. Written in the same

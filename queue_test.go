@@ -30,7 +30,7 @@ func openTestQueue(t testing.TB, opt QueueOptions) (*DB, *Queue) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := OpenQueue(db, opt)
+	q, err := OpenQueue(context.Background(), db, queueNames(Kinds), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestGroupCommitKeepsEveryEnqueue(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := q.Enqueue(context.Background(), QueueActivity, fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now()); err != nil {
+			if err := q.Enqueue(context.Background(), QueueActivityScoring, fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now()); err != nil {
 				t.Error(err)
 			}
 		})
@@ -88,10 +88,10 @@ func TestGroupCommitKeepsEveryEnqueue(t *testing.T) {
 func TestClaimOrderAndLimit(t *testing.T) {
 	_, q := openTestQueue(t, testQueueOptions)
 	for i := range 5 {
-		mustEnqueue(t, q, QueuePosts, fmt.Sprintf("p-%d", i))
+		mustEnqueue(t, q, QueuePostModeration, fmt.Sprintf("p-%d", i))
 	}
-	mustEnqueue(t, q, QueueJobs, "j-0")
-	jobs, err := q.Claim(context.Background(), QueuePosts, 3)
+	mustEnqueue(t, q, QueueJobAnalysis, "j-0")
+	jobs, err := q.Claim(context.Background(), QueuePostModeration, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +99,10 @@ func TestClaimOrderAndLimit(t *testing.T) {
 		t.Fatalf("claimed %+v, want p-0..p-2 on attempt 1", jobs)
 	}
 	counts, _ := q.Counts(context.Background())
-	if c := counts[QueuePosts]; c.Active != 3 || c.Waiting != 2 {
+	if c := counts[QueuePostModeration]; c.Active != 3 || c.Waiting != 2 {
 		t.Errorf("posts %+v, want 3 active 2 waiting", c)
 	}
-	if c := counts[QueueJobs]; c.Waiting != 1 {
+	if c := counts[QueueJobAnalysis]; c.Waiting != 1 {
 		t.Errorf("jobs %+v, want 1 waiting", c)
 	}
 }
@@ -112,23 +112,23 @@ func TestClaimOrderAndLimit(t *testing.T) {
 func TestRetryThenFail(t *testing.T) {
 	_, q := openTestQueue(t, QueueOptions{Attempts: 2, Backoff: 50 * time.Millisecond, Lease: time.Minute})
 	ctx := context.Background()
-	mustEnqueue(t, q, QueueJobs, "j-1")
-	j := mustClaimOne(t, q, QueueJobs)
+	mustEnqueue(t, q, QueueJobAnalysis, "j-1")
+	j := mustClaimOne(t, q, QueueJobAnalysis)
 	if ok, err := ackOne(ctx, q, Ack{Job: j, Err: errors.New("timeout talking to vision")}); !ok || err != nil {
 		t.Fatalf("fail: %v %v", ok, err)
 	}
 	if s := mustStatus(t, q, "j-1"); s.State != StateDelayed || s.LastError == nil || *s.LastError != "timeout talking to vision" {
 		t.Fatalf("after a transient error: %+v", s)
 	}
-	if jobs, _ := q.Claim(ctx, QueueJobs, 1); len(jobs) != 0 {
+	if jobs, _ := q.Claim(ctx, QueueJobAnalysis, 1); len(jobs) != 0 {
 		t.Fatal("a delayed job was claimed before its retry time")
 	}
-	at, ok, err := q.NextRetry(ctx, QueueJobs)
+	at, ok, err := q.NextRetry(ctx, QueueJobAnalysis)
 	if err != nil || !ok || time.Until(at) > 60*time.Millisecond {
 		t.Fatalf("next retry %v %v %v, want within the 50ms backoff", at, ok, err)
 	}
 	time.Sleep(time.Until(at) + 5*time.Millisecond)
-	j = mustClaimOne(t, q, QueueJobs)
+	j = mustClaimOne(t, q, QueueJobAnalysis)
 	if j.Attempt != 2 {
 		t.Fatalf("retry attempt %d, want 2", j.Attempt)
 	}
@@ -139,15 +139,15 @@ func TestRetryThenFail(t *testing.T) {
 		t.Fatalf("after the last attempt: %+v", s)
 	}
 	counts, _ := q.Counts(ctx)
-	if c := counts[QueueJobs]; c.Failed != 1 || c.Delayed != 0 || c.Completed != 0 {
+	if c := counts[QueueJobAnalysis]; c.Failed != 1 || c.Delayed != 0 || c.Completed != 0 {
 		t.Errorf("counts %+v", c)
 	}
 }
 
 func TestPermanentErrorFailsAtOnce(t *testing.T) {
 	_, q := openTestQueue(t, testQueueOptions)
-	mustEnqueue(t, q, QueueActivity, "a-1")
-	j := mustClaimOne(t, q, QueueActivity)
+	mustEnqueue(t, q, QueueActivityScoring, "a-1")
+	j := mustClaimOne(t, q, QueueActivityScoring)
 	if _, err := ackOne(context.Background(), q, Ack{Job: j, Err: Permanent(errors.New("user u-1 not found")), Permanent: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,13 +169,13 @@ func TestRetryDelayDoubles(t *testing.T) {
 func TestStaleAckIsIgnored(t *testing.T) {
 	_, q := openTestQueue(t, QueueOptions{Attempts: 3, Backoff: time.Millisecond, Lease: time.Millisecond})
 	ctx := context.Background()
-	mustEnqueue(t, q, QueueActivity, "a-1")
-	stale := mustClaimOne(t, q, QueueActivity)
+	mustEnqueue(t, q, QueueActivityScoring, "a-1")
+	stale := mustClaimOne(t, q, QueueActivityScoring)
 	time.Sleep(5 * time.Millisecond)
 	if n, err := q.ReapExpired(ctx); err != nil || n != 1 {
 		t.Fatalf("reap: %d %v", n, err)
 	}
-	fresh := mustClaimOne(t, q, QueueActivity)
+	fresh := mustClaimOne(t, q, QueueActivityScoring)
 	if ok, err := ackOne(ctx, q, Ack{Job: stale, Result: []byte(`{"by":"stale"}`)}); ok || err != nil {
 		t.Fatalf("stale complete: %v %v, want ignored", ok, err)
 	}
@@ -190,7 +190,7 @@ func TestStaleAckIsIgnored(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 	counts, _ := q.Counts(ctx)
-	if c := counts[QueueActivity]; c.Completed != 1 || c.Failed != 0 {
+	if c := counts[QueueActivityScoring]; c.Completed != 1 || c.Failed != 0 {
 		t.Errorf("counts %+v, want exactly one completion", c)
 	}
 }
@@ -199,8 +199,8 @@ func TestStaleAckIsIgnored(t *testing.T) {
 // looping forever.
 func TestReapOnLastAttemptFails(t *testing.T) {
 	_, q := openTestQueue(t, QueueOptions{Attempts: 1, Backoff: time.Millisecond, Lease: time.Millisecond})
-	mustEnqueue(t, q, QueueJobs, "j-1")
-	mustClaimOne(t, q, QueueJobs)
+	mustEnqueue(t, q, QueueJobAnalysis, "j-1")
+	mustClaimOne(t, q, QueueJobAnalysis)
 	time.Sleep(5 * time.Millisecond)
 	if _, err := q.ReapExpired(context.Background()); err != nil {
 		t.Fatal(err)
@@ -209,8 +209,8 @@ func TestReapOnLastAttemptFails(t *testing.T) {
 		t.Fatalf("%+v, want failed with lease expired", s)
 	}
 	counts, _ := q.Counts(context.Background())
-	if counts[QueueJobs].Failed != 1 {
-		t.Errorf("failed count %+v", counts[QueueJobs])
+	if counts[QueueJobAnalysis].Failed != 1 {
+		t.Errorf("failed count %+v", counts[QueueJobAnalysis])
 	}
 }
 
@@ -218,9 +218,9 @@ func TestReapOnLastAttemptFails(t *testing.T) {
 func TestRecoverAbandonedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	db, _ := OpenDB(dir)
-	q, _ := OpenQueue(db, testQueueOptions)
-	mustEnqueue(t, q, QueuePosts, "p-1")
-	mustClaimOne(t, q, QueuePosts)
+	q, _ := OpenQueue(context.Background(), db, queueNames(Kinds), testQueueOptions)
+	mustEnqueue(t, q, QueuePostModeration, "p-1")
+	mustClaimOne(t, q, QueuePostModeration)
 	db.Close()
 
 	db, err := OpenDB(dir)
@@ -228,14 +228,14 @@ func TestRecoverAbandonedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	q, err = OpenQueue(db, testQueueOptions)
+	q, err = OpenQueue(context.Background(), db, queueNames(Kinds), testQueueOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := q.RecoverAbandoned(context.Background()); n != 1 || err != nil {
 		t.Fatalf("recovered %d, %v", n, err)
 	}
-	if j := mustClaimOne(t, q, QueuePosts); j.ProcessingID != "p-1" || j.Attempt != 2 {
+	if j := mustClaimOne(t, q, QueuePostModeration); j.ProcessingID != "p-1" || j.Attempt != 2 {
 		t.Fatalf("%+v", j)
 	}
 }
@@ -243,8 +243,8 @@ func TestRecoverAbandonedAtStart(t *testing.T) {
 // Release (shutdown) gives the attempt back.
 func TestReleaseKeepsTheAttempt(t *testing.T) {
 	_, q := openTestQueue(t, testQueueOptions)
-	mustEnqueue(t, q, QueuePosts, "p-1")
-	j := mustClaimOne(t, q, QueuePosts)
+	mustEnqueue(t, q, QueuePostModeration, "p-1")
+	j := mustClaimOne(t, q, QueuePostModeration)
 	if ok, err := ackOne(context.Background(), q, Ack{Job: j, Release: "shutdown"}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
@@ -259,8 +259,8 @@ func TestCountsSurvivePruning(t *testing.T) {
 	ctx := context.Background()
 	for i := range 3 {
 		id := fmt.Sprintf("a-%d", i)
-		mustEnqueue(t, q, QueueActivity, id)
-		if ok, err := ackOne(ctx, q, Ack{Job: mustClaimOne(t, q, QueueActivity), Result: []byte(`{}`)}); !ok || err != nil {
+		mustEnqueue(t, q, QueueActivityScoring, id)
+		if ok, err := ackOne(ctx, q, Ack{Job: mustClaimOne(t, q, QueueActivityScoring), Result: []byte(`{}`)}); !ok || err != nil {
 			t.Fatal(ok, err)
 		}
 	}
@@ -272,7 +272,7 @@ func TestCountsSurvivePruning(t *testing.T) {
 		t.Fatalf("%d rows left", rows)
 	}
 	counts, _ := q.Counts(ctx)
-	if c := counts[QueueActivity]; c.Completed != 3 {
+	if c := counts[QueueActivityScoring]; c.Completed != 3 {
 		t.Fatalf("completed %d after pruning, want 3", c.Completed)
 	}
 	if _, err := q.Status(ctx, "a-0"); !errors.Is(err, ErrNotFound) {
@@ -288,7 +288,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 
 	release := make(chan struct{})
 	var firstDone atomic.Bool
-	handler := func(ctx context.Context, jobs []Job) []Outcome {
+	work := func(ctx context.Context, jobs []Job) []Result {
 		if jobs[0].Attempt == 1 {
 			<-release // stuck, deaf to its context, past the lease
 			defer firstDone.Store(true)
@@ -296,7 +296,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 		}
 		return proc.ScoreActivities(ctx, jobs)
 	}
-	pool := &Pool{Queue: app.queue, Name: QueueActivity, Size: 2, Handle: handler, Timeout: time.Second, Gate: app.gate, Log: testLogger()}
+	pool := &Pool{Queue: app.queue, Name: QueueActivityScoring, Size: 2, Work: work, Timeout: time.Second, Gate: app.gate, Log: testLogger()}
 	stop, cancel := context.WithCancel(context.Background())
 	poolDone := make(chan error, 1)
 	go func() { poolDone <- pool.Run(stop, context.Background()) }()
@@ -309,7 +309,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload, _ := json.Marshal(d.Task)
-	if err := app.queue.Enqueue(context.Background(), QueueActivity, "activity-u-1-1", payload, time.Now()); err != nil {
+	if err := app.queue.Enqueue(context.Background(), QueueActivityScoring, "activity-u-1-1", payload, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -337,7 +337,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 		t.Errorf("engagement_score %d, want 15 (a share, once)", n)
 	}
 	counts, _ := app.queue.Counts(context.Background())
-	if c := counts[QueueActivity]; c.Completed != 1 || c.Failed != 0 {
+	if c := counts[QueueActivityScoring]; c.Completed != 1 || c.Failed != 0 {
 		t.Errorf("counts %+v, want 1 completed", c)
 	}
 }
@@ -355,11 +355,11 @@ func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
 		`{"userId":"u-1","action":"comment","occurredAt":"2026-11-28T12:00:00Z"}`,
 	}
 	for i, p := range payloads {
-		if err := app.queue.Enqueue(ctx, QueueActivity, fmt.Sprintf("act-%d", i), []byte(p), at); err != nil {
+		if err := app.queue.Enqueue(ctx, QueueActivityScoring, fmt.Sprintf("act-%d", i), []byte(p), at); err != nil {
 			t.Fatal(err)
 		}
 	}
-	jobs, err := app.queue.Claim(ctx, QueueActivity, 10)
+	jobs, err := app.queue.Claim(ctx, QueueActivityScoring, 10)
 	if err != nil || len(jobs) != 4 {
 		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
 	}
@@ -377,8 +377,8 @@ func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
 			t.Errorf("job %d: error %q, want %q", i, got, want)
 		}
 	}
-	if out[0].Result != (ActivityResult{5, true}) || out[3].Result != (ActivityResult{10, true}) {
-		t.Errorf("results %+v %+v, want 5 and 10 points applied", out[0].Result, out[3].Result)
+	if out[0].Value != (ActivityResult{5, true}) || out[3].Value != (ActivityResult{10, true}) {
+		t.Errorf("results %+v %+v, want 5 and 10 points applied", out[0].Value, out[3].Value)
 	}
 	db := openFile(t, cfg.DataDir)
 	if s := queryInt(t, db, `SELECT engagement_score FROM users WHERE id = 'u-1'`); s != 15 {
@@ -391,19 +391,19 @@ func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
 func TestRetryWakesThePool(t *testing.T) {
 	_, q := openTestQueue(t, QueueOptions{Attempts: 3, Backoff: time.Millisecond, Lease: time.Minute})
 	ctx := context.Background()
-	if err := q.Enqueue(ctx, QueueActivity, "a-1", []byte(`{}`), time.Now()); err != nil {
+	if err := q.Enqueue(ctx, QueueActivityScoring, "a-1", []byte(`{}`), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	j := mustClaimOne(t, q, QueueActivity)
+	j := mustClaimOne(t, q, QueueActivityScoring)
 	select {
-	case <-q.Ready(QueueActivity):
+	case <-q.Ready(QueueActivityScoring):
 	default:
 	}
 	if _, err := ackOne(ctx, q, Ack{Job: j, Err: errors.New("flaky")}); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-q.Ready(QueueActivity):
+	case <-q.Ready(QueueActivityScoring):
 	default:
 		t.Fatal("a retry did not wake the queue's pool")
 	}
@@ -419,7 +419,7 @@ func TestWALCheckpointedInBackground(t *testing.T) {
 	}
 	payload := []byte(strings.Repeat("x", 2000))
 	for i := range 200 {
-		if err := q.Enqueue(context.Background(), QueueActivity, fmt.Sprintf("a-%d", i), payload, time.Now()); err != nil {
+		if err := q.Enqueue(context.Background(), QueueActivityScoring, fmt.Sprintf("a-%d", i), payload, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"strings"
 )
 
-// JobProfile is what MatchScore needs to know about a job offer.
-type JobProfile struct {
+// OfferProfile is what MatchScore needs to know about a job offer.
+type OfferProfile struct {
 	Skills   []string // canonical, deduplicated (output of CanonicalSkills)
 	Level    string   // raw experience level, may be blank
 	Location string   // raw, e.g. "Paris, France", "Remote", ""
@@ -57,7 +57,7 @@ var remoteLocations = map[string]bool{
 //   - location: 10 if the job is remote, has no location or is in the
 //     candidate's city (the first comma-separated part, ignoring case and
 //     accents), 5 if only the candidate is remote, otherwise 0.
-func MatchScore(job JobProfile, c CandidateProfile) (int, []string) {
+func MatchScore(job OfferProfile, c CandidateProfile) (int, []string) {
 	return NewMatcher(job).Score(c)
 }
 
@@ -67,7 +67,7 @@ func MatchScore(job JobProfile, c CandidateProfile) (int, []string) {
 // costs little more than a few map lookups each. A Matcher is not safe for
 // concurrent use.
 type Matcher struct {
-	job       JobProfile
+	job       OfferProfile
 	skills    []string       // the job's skills, canonical and sorted
 	skillAt   map[string]int // raw spelling → index in skills, -1 if not a job skill
 	levels    map[string]int // raw level → level points
@@ -76,7 +76,7 @@ type Matcher struct {
 }
 
 // NewMatcher prepares to score candidates against job.
-func NewMatcher(job JobProfile) *Matcher {
+func NewMatcher(job OfferProfile) *Matcher {
 	skills := CanonicalSkills(job.Skills) // a no-op for well-formed profiles
 	return &Matcher{
 		job:       job,

@@ -7,14 +7,14 @@ import (
 )
 
 func TestMatchScore(t *testing.T) {
-	seniorParis := JobProfile{
+	seniorParis := OfferProfile{
 		Skills:   []string{"Docker", "Go", "Kubernetes", "PostgreSQL"},
 		Level:    "Senior",
 		Location: "Paris, France",
 	}
 	tests := []struct {
 		name       string
-		job        JobProfile
+		job        OfferProfile
 		candidate  CandidateProfile
 		want       int
 		wantShared []string
@@ -45,67 +45,67 @@ func TestMatchScore(t *testing.T) {
 		},
 		{
 			"two levels apart and candidate level unknown give no level points",
-			JobProfile{[]string{"Go"}, "Junior", "Paris"},
+			OfferProfile{[]string{"Go"}, "Junior", "Paris"},
 			CandidateProfile{[]string{"Go"}, "Senior", "Paris"},
 			80, []string{"Go"},
 		},
 		{
 			"candidate level unknown",
-			JobProfile{[]string{"Go"}, "Junior", "Paris"},
+			OfferProfile{[]string{"Go"}, "Junior", "Paris"},
 			CandidateProfile{[]string{"Go"}, "", "Paris"},
 			80, []string{"Go"},
 		},
 		{
 			"job without level gives 20",
-			JobProfile{[]string{"Go", "Rust"}, "", "Paris"},
+			OfferProfile{[]string{"Go", "Rust"}, "", "Paris"},
 			CandidateProfile{[]string{"rust"}, "Junior", "Lyon"},
 			55, []string{"Rust"},
 		},
 		{
 			"job location Remote gives 10",
-			JobProfile{[]string{"Go", "Rust"}, "Senior", "Remote"},
+			OfferProfile{[]string{"Go", "Rust"}, "Senior", "Remote"},
 			CandidateProfile{[]string{"Go"}, "Senior", "Lyon"},
 			65, []string{"Go"},
 		},
 		{
 			"job without location gives 10",
-			JobProfile{[]string{"Go"}, "Senior", ""},
+			OfferProfile{[]string{"Go"}, "Senior", ""},
 			CandidateProfile{[]string{"Go"}, "Senior", ""},
 			100, []string{"Go"},
 		},
 		{
 			"city compared without accents or case",
-			JobProfile{[]string{"Go"}, "Mid", "Montréal, QC"},
+			OfferProfile{[]string{"Go"}, "Mid", "Montréal, QC"},
 			CandidateProfile{[]string{"Go"}, "Confirmé", "montreal"},
 			100, []string{"Go"},
 		},
 		{
 			"PARIS, FR equals paris",
-			JobProfile{[]string{"Go"}, "Mid", "PARIS, FR"},
+			OfferProfile{[]string{"Go"}, "Mid", "PARIS, FR"},
 			CandidateProfile{[]string{"Go"}, "Mid", "paris"},
 			100, []string{"Go"},
 		},
 		{
 			"remote candidate, office job elsewhere: 5",
-			JobProfile{[]string{"Go"}, "Mid", "Paris"},
+			OfferProfile{[]string{"Go"}, "Mid", "Paris"},
 			CandidateProfile{[]string{"Go"}, "Mid", "Télétravail"},
 			95, []string{"Go"},
 		},
 		{
 			"duplicate candidate skills counted once",
-			JobProfile{[]string{"Go", "Rust"}, "", ""},
+			OfferProfile{[]string{"Go", "Rust"}, "", ""},
 			CandidateProfile{[]string{"go", "golang", "Go", "GO"}, "", ""},
 			65, []string{"Go"},
 		},
 		{
 			"one third of skills rounds down",
-			JobProfile{[]string{"Go", "Python", "Rust"}, "Senior", "Paris"},
+			OfferProfile{[]string{"Go", "Python", "Rust"}, "Senior", "Paris"},
 			CandidateProfile{[]string{"Python"}, "Senior", "Lyon"},
 			43, []string{"Python"},
 		},
 		{
 			"job without skills",
-			JobProfile{nil, "", ""},
+			OfferProfile{nil, "", ""},
 			CandidateProfile{[]string{"Go"}, "", ""},
 			0, nil,
 		},
@@ -130,7 +130,7 @@ func TestRemoteLocationsAreLooseKeys(t *testing.T) {
 // a fresh Matcher, so every distinct spelling, level and location is read
 // once: the cost of a job analysis without the store.
 func BenchmarkMatchCandidates(b *testing.B) {
-	job := JobProfile{Skills: CanonicalSkills([]string{"golang", "Postgres", "Docker", "k8s", "React"}), Level: "Senior", Location: "Paris, France"}
+	job := OfferProfile{Skills: CanonicalSkills([]string{"golang", "Postgres", "Docker", "k8s", "React"}), Level: "Senior", Location: "Paris, France"}
 	spellings := []string{"Go", "golang", "PostgreSQL", "psql", "docker", "Kubernetes", "ReactJS", "Java", "Rust", "Vue.js", "Some Tool"}
 	levels := []string{"Junior", "Confirmé", "Senior", "Expérimenté", "Lead", "Mid/Senior", "", "Débutant/Junior"}
 	locations := []string{"Paris", "Lyon, France", "Télétravail", "Remote", "Montréal, QC", "Saint-Étienne", "", "Marseille"}

@@ -52,7 +52,7 @@ func TestApplySchemaRebuildsOldUniqueConstraints(t *testing.T) {
 		if n := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs`); n != 2 {
 			t.Errorf("open %d: %d jobs, want 2", open, n)
 		}
-		err = q.Enqueue(context.Background(), QueueActivity, "activity-u-2-1764331200001-0a1b2c3e", []byte(`{}`), time.Now())
+		err = q.Enqueue(context.Background(), QueueActivityScoring, "activity-u-2-1764331200001-0a1b2c3e", []byte(`{}`), time.Now())
 		if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
 			t.Errorf("open %d: a second job with the same processingId: %v, want a UNIQUE error", open, err)
 		}
@@ -98,7 +98,7 @@ func openQueueAndStore(t *testing.T, dir string) (*DB, *Queue, *SQLiteStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := OpenQueue(db, testQueueOptions)
+	q, err := OpenQueue(context.Background(), db, queueNames(Kinds), testQueueOptions)
 	if err != nil {
 		db.Close()
 		t.Fatal(err)

@@ -14,12 +14,16 @@ import (
 // method is idempotent: running the same job twice leaves the same rows.
 type Store interface {
 	LeaderboardSource
+	// Ping reports an unreachable or unusable store as an error.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close()
 	// FindCandidates returns every candidate having at least one skill
 	// whose lowercase spelling is in spellings (see SkillSpellings).
 	FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error)
-	// SaveJobAnalysis replaces the job's matches with a.Matches and marks
+	// SaveOfferAnalysis replaces the job's matches with a.Matches and marks
 	// the job analysed, in one transaction.
-	SaveJobAnalysis(ctx context.Context, a JobAnalysis) error
+	SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error
 	// SaveModeration writes a post's moderation outcome.
 	SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error
 	// RecordActivities logs each action under its processingId and adds
@@ -52,9 +56,9 @@ type Match struct {
 	Skills      []string `json:"skills"`
 }
 
-// JobAnalysis is the outcome of analysing one job offer.
-type JobAnalysis struct {
-	Job     JobTask
+// OfferAnalysis is the outcome of analysing one job offer.
+type OfferAnalysis struct {
+	Job     OfferTask
 	Skills  []string // the whole canonical required set
 	Matches []Match  // only those at or above MIN_MATCH_SCORE
 	At      time.Time
@@ -96,6 +100,13 @@ func OpenSQLiteStore(db *DB) (*SQLiteStore, error) {
 	return &SQLiteStore{db: db}, nil
 }
 
+// Ping always succeeds: the embedded store is the queue's own file, whose
+// failures health reports as the queue's.
+func (s *SQLiteStore) Ping(context.Context) error { return nil }
+
+// Close does nothing: the file is the App's to close.
+func (s *SQLiteStore) Close() {}
+
 const findCandidatesSQL = `
 SELECT c.id, c.skills, coalesce(c.experience_level, ''), coalesce(c.location, '')
 FROM candidates c
@@ -128,7 +139,7 @@ func (s *SQLiteStore) FindCandidates(ctx context.Context, spellings []string) ([
 	return out, nil
 }
 
-const insertJobSQLite = `
+const insertOfferSQLite = `
 INSERT INTO jobs (id, company_id, title, description, location, required_skills, experience_level, created_at)
 VALUES (?, nullif(?, ''), ?, nullif(?, ''), nullif(?, ''), ?, nullif(?, ''), ?)
 ON CONFLICT (id) DO NOTHING`
@@ -145,14 +156,14 @@ const deleteStaleMatchesSQLite = `
 DELETE FROM job_matches
 WHERE job_id = ?1 AND candidate_id NOT IN (SELECT m.value ->> 'candidate' FROM json_each(?2) AS m)`
 
-const markJobAnalyzedSQLite = `
+const markOfferAnalyzedSQLite = `
 UPDATE jobs
 SET analysis_completed = 1, candidates_count = ?, analyzed_at = ?, extracted_skills = ?
 WHERE id = ?`
 
-// SaveJobAnalysis upserts the matches, deletes the stale ones and marks
+// SaveOfferAnalysis upserts the matches, deletes the stale ones and marks
 // the job analysed, all in one transaction.
-func (s *SQLiteStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error {
+func (s *SQLiteStore) SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error {
 	at := timeText(a.At)
 	type row struct {
 		ID string `json:"id"`
@@ -165,7 +176,7 @@ func (s *SQLiteStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error 
 	matches := jsonText(rows)
 	j := a.Job
 	return s.write(ctx, "save job analysis "+j.JobID, func(tx *WriteTx) error {
-		if _, err := tx.Exec(insertJobSQLite, j.JobID, j.CompanyID, j.Title, j.Description,
+		if _, err := tx.Exec(insertOfferSQLite, j.JobID, j.CompanyID, j.Title, j.Description,
 			j.Location, jsonText(j.RequiredSkills), j.ExperienceLevel, at); err != nil {
 			return err
 		}
@@ -175,7 +186,7 @@ func (s *SQLiteStore) SaveJobAnalysis(ctx context.Context, a JobAnalysis) error 
 		if _, err := tx.Exec(deleteStaleMatchesSQLite, j.JobID, matches); err != nil {
 			return fmt.Errorf("delete stale matches: %w", err)
 		}
-		_, err := tx.Exec(markJobAnalyzedSQLite, len(a.Matches), at, jsonText(a.Skills), j.JobID)
+		_, err := tx.Exec(markOfferAnalyzedSQLite, len(a.Matches), at, jsonText(a.Skills), j.JobID)
 		return err
 	})
 }

@@ -228,7 +228,7 @@ func moderationJob(t *testing.T, content string, images []string, attempt, maxAt
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Job{ProcessingID: "post-p-1", Queue: QueuePosts, Payload: payload, Attempt: attempt, MaxAttempts: maxAttempts}
+	return Job{ProcessingID: "post-p-1", Queue: QueuePostModeration, Payload: payload, Attempt: attempt, MaxAttempts: maxAttempts}
 }
 
 func TestModeratePostWithVision(t *testing.T) {

@@ -13,44 +13,28 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// HandlerFunc processes one job. A nil error completes it with the result;
-// an error marked Permanent fails it at once; an error marked Unavailable
-// (the results store is down) gives it back without spending an attempt;
-// any other error retries it with backoff.
-type HandlerFunc func(ctx context.Context, j Job) (any, error)
-
-// Outcome is what a handler made of one job: a result, or an error as
-// HandlerFunc describes.
-type Outcome struct {
-	Result any
-	Err    error
+// Result is how one job's work ended. A nil Err completes the job with
+// Value (stored as JSON); an error marked Permanent fails it at once; an
+// error marked Unavailable (the results store is down) gives it back
+// without spending an attempt; any other error retries it with backoff.
+type Result struct {
+	Value any
+	Err   error
 }
 
-// BatchHandlerFunc processes claimed jobs of one queue together and
-// returns one Outcome per job, in order.
-type BatchHandlerFunc func(ctx context.Context, jobs []Job) []Outcome
+// WorkFunc does claimed jobs of one queue and returns one Result per
+// job, in order.
+type WorkFunc func(ctx context.Context, jobs []Job) []Result
 
-// OneAtATime makes a BatchHandlerFunc of a HandlerFunc, for pools whose
-// Batch is 1.
-func OneAtATime(h HandlerFunc) BatchHandlerFunc {
-	return func(ctx context.Context, jobs []Job) []Outcome {
-		out := make([]Outcome, len(jobs))
-		for i, j := range jobs {
-			out[i].Result, out[i].Err = h(ctx, j)
-		}
-		return out
-	}
-}
-
-// Pool runs one queue's jobs on at most Size goroutines, each handling up
-// to Batch jobs per call.
+// Pool runs one queue's jobs on at most Size goroutines, each doing up to
+// Batch jobs per call of Work.
 type Pool struct {
 	Queue   *Queue
 	Name    string
 	Size    int
-	Batch   int // jobs per handler call; 0 means 1
-	Handle  BatchHandlerFunc
-	Timeout time.Duration // per handler call; shorter than the lease
+	Batch   int // jobs per call of Work; 0 means 1
+	Work    WorkFunc
+	Timeout time.Duration // per call of Work; shorter than the lease
 	Gate    *StoreGate
 	Log     *slog.Logger
 }
@@ -179,7 +163,7 @@ func (p *Pool) waitForWork(stop context.Context) {
 // run processes a chunk of jobs and says how each ended.
 func (p *Pool) run(hard context.Context, jobs []Job) []Ack {
 	ctx, cancel := context.WithTimeout(hard, p.Timeout)
-	out := p.handle(ctx, jobs)
+	out := p.work(ctx, jobs)
 	cancel()
 	acks := make([]Ack, len(jobs))
 	for i, j := range jobs {
@@ -188,10 +172,10 @@ func (p *Pool) run(hard context.Context, jobs []Job) []Ack {
 	return acks
 }
 
-// ackFor turns a handler's outcome into the ack that records it.
-func (p *Pool) ackFor(hard context.Context, j Job, o Outcome) Ack {
+// ackFor turns a job's Result into the ack that records it.
+func (p *Pool) ackFor(hard context.Context, j Job, o Result) Ack {
 	if o.Err == nil {
-		b, err := json.Marshal(o.Result)
+		b, err := json.Marshal(o.Value)
 		if err != nil {
 			b = []byte(`null`)
 		}
@@ -208,27 +192,27 @@ func (p *Pool) ackFor(hard context.Context, j Job, o Outcome) Ack {
 		return Ack{Job: j, Release: "results store unavailable: " + err.Error()}
 	}
 	a := Ack{Job: j, Err: err, Permanent: IsPermanent(err)}
-	log.Warn("job failed", "err", err, "permanent", a.Permanent, "willRetry", a.outcome() == StateDelayed)
+	log.Warn("job failed", "err", err, "permanent", a.Permanent, "willRetry", a.state() == StateDelayed)
 	return a
 }
 
-// handle calls the handler, turning a panic into a permanent error for the
-// chunk so that one poisoned job cannot take the process down.
-func (p *Pool) handle(ctx context.Context, jobs []Job) (out []Outcome) {
+// work calls Work, turning a panic into a permanent error for the chunk
+// so that one poisoned job cannot take the process down.
+func (p *Pool) work(ctx context.Context, jobs []Job) (out []Result) {
 	defer func() {
 		if v := recover(); v != nil {
 			out = failAll(len(jobs), Permanent(fmt.Errorf("panic: %v", v)))
 		}
 	}()
-	out = p.Handle(ctx, jobs)
+	out = p.Work(ctx, jobs)
 	if len(out) != len(jobs) {
-		return failAll(len(jobs), Permanent(fmt.Errorf("handler returned %d outcomes for %d jobs", len(out), len(jobs))))
+		return failAll(len(jobs), Permanent(fmt.Errorf("work returned %d results for %d jobs", len(out), len(jobs))))
 	}
 	return out
 }
 
-func failAll(n int, err error) []Outcome {
-	out := make([]Outcome, n)
+func failAll(n int, err error) []Result {
+	out := make([]Result, n)
 	for i := range out {
 		out[i].Err = err
 	}
@@ -378,9 +362,9 @@ func (m *Maintenance) prune(ctx context.Context, now time.Time) {
 	}
 }
 
-// RunWorkers runs every pool and the maintenance loop until stop, then
+// runPools runs every pool and the maintenance loop until stop, then
 // waits for the pools' jobs (interrupted once hard is cancelled).
-func RunWorkers(stop, hard context.Context, pools []*Pool, m *Maintenance) error {
+func runPools(stop, hard context.Context, pools []*Pool, m *Maintenance) error {
 	var g errgroup.Group
 	for _, p := range pools {
 		g.Go(func() error { return p.Run(stop, hard) })
