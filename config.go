@@ -45,14 +45,17 @@ const defaultVisionEndpoint = "https://vision.googleapis.com/v1/images:annotate"
 
 // LoadConfig reads the configuration from getenv. Errors name the variable
 // at fault so a misconfigured deployment says what to fix.
-func LoadConfig(getenv func(string) string) (Config, error) {
+func LoadConfig(getenv func(string) string) (Config, error) { return loadConfig(getenv, Kinds) }
+
+// loadConfig is LoadConfig for a hookd running kinds.
+func loadConfig(getenv func(string) string, kinds []Kind) (Config, error) {
 	r := envReader{getenv: getenv}
 	c := Config{
 		Secret:              getenv("SUPABASE_WEBHOOK_SECRET"),
 		Port:                r.intIn("PORT", 3001, 1, 65535),
 		DataDir:             r.str("DATA_DIR", "./data"),
 		DatabaseURL:         getenv("DATABASE_URL"),
-		Kinds:               Kinds,
+		Kinds:               kinds,
 		Workers:             map[string]int{},
 		Attempts:            r.intIn("JOB_ATTEMPTS", 3, 1, 100),
 		Backoff:             time.Duration(r.intIn("JOB_BACKOFF_MS", 2000, 1, 3_600_000)) * time.Millisecond,
