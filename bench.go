@@ -316,7 +316,7 @@ func benchWorker(ctx context.Context, conn *benchConn, opt BenchOptions, start t
 
 // benchPayload builds a webhook with ids of the fixture shape (UUIDs), so
 // a Postgres-backed hookd can process them once the matching rows exist
-// (see README, "Benchmarking"): 100 users, 1,000 posts, 100 jobs.
+// (see BENCHMARKS.md): 100 users, 1,000 posts, 100 jobs.
 func benchPayload(route string, rng *rand.Rand) (path, body string) {
 	if route == "mix" {
 		switch p := rng.IntN(100); {

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Supabase Database Webhook envelopes (SPEC §5). A Database Webhook is an
+// Supabase Database Webhook envelopes. A Database Webhook is an
 // AFTER trigger calling supabase_functions.http_request, which posts
 //
 //	{"type":"INSERT"|"UPDATE"|"DELETE","table":"jobs","schema":"public","record":{…}|null,"old_record":{…}|null}

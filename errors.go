@@ -2,7 +2,7 @@ package main
 
 import "errors"
 
-// Workers sort every failure into classes (SPEC §4):
+// Workers sort every failure into classes:
 //
 //   - permanent: the job can never succeed (bad data, row not found,
 //     constraint violation). It fails at once with the reason.

@@ -106,7 +106,7 @@ type acceptReply struct {
 	Duplicate    bool   `json:"duplicate,omitempty"`
 }
 
-// skipReply is the 200 answer to an envelope that needs no work (SPEC §5).
+// skipReply is the 200 answer to an envelope that needs no work.
 type skipReply struct {
 	Success bool   `json:"success"`
 	Skipped bool   `json:"skipped"`
@@ -209,7 +209,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, k Kind, a Accep
 	writeJSON(w, http.StatusOK, reply)
 }
 
-// Delivery headers: a sender's retry carries the same value (SPEC §3).
+// Delivery headers: a sender's retry carries the same value.
 const (
 	headerIdempotencyKey = "Idempotency-Key"
 	maxDeliveryKeyLen    = 255
@@ -248,9 +248,9 @@ func checkHeaderValue(name, v string) error {
 	return nil
 }
 
-// newProcessingID keeps the guide's <kind>-<id>-<unix ms> and adds a random
-// suffix: two webhooks for the same id in the same millisecond must not
-// collide, since the id is the job's key. The suffix is 8 characters, so
+// newProcessingID is <kind>-<id>-<unix ms>, the form the app already
+// knows, plus a random suffix: two webhooks for the same id in the same
+// millisecond must not collide, since the id is the job's key. The suffix is 8 characters, so
 // the milliseconds are substr(id, -22, 13): the processingId indexes of
 // queue.sql and store.sql are keyed by that (TestProcessingIDIndexKey).
 func newProcessingID(kind, id string, at time.Time) string {

@@ -13,7 +13,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 )
 
-// The two read routes of SPEC §7, authenticated like every GET /api/…
+// The two read routes of the leaderboard, authenticated like every GET /api/…
 // route. They read redka only; nothing here touches the queue or the store.
 
 func (s *Server) leaderboardRoutes(r *httprouter.Router) {

@@ -244,7 +244,7 @@ func queryString(t testing.TB, db *sql.DB, query string, args ...any) string {
 	return s.String
 }
 
-// The three curl examples of the original guide, on the demo data: each
+// The three curl examples of the original design, on the demo data: each
 // answers 200, reaches completed, and leaves its result in hookd.db.
 func TestGuideExamples(t *testing.T) {
 	a := startApp(t, map[string]string{"DEMO_DATA": "1"})
@@ -297,7 +297,7 @@ func TestGuideExamples(t *testing.T) {
 	}
 }
 
-// Every error status of SPEC §3, and nothing queued for any of them.
+// Every error status of the webhook routes, and nothing queued for any of them.
 func TestWebhookErrors(t *testing.T) {
 	a := startApp(t, map[string]string{"MAX_BODY_BYTES": "2048"})
 	auth := map[string]string{"x-webhook-secret": testSecret}
@@ -439,7 +439,7 @@ func TestJSONContentTypesAccepted(t *testing.T) {
 	}
 }
 
-// SPEC §6 activity rule end to end: a like at 23:30 Paris (off-peak, 8
+// The activity rule end to end: a like at 23:30 Paris (off-peak, 8
 // points) and a comment at noon (10) give 18 points and two logs.
 func TestActivityScoringEndToEnd(t *testing.T) {
 	a := startApp(t, nil)
@@ -474,7 +474,7 @@ func TestActivityScoringEndToEnd(t *testing.T) {
 	}
 }
 
-// SPEC §6 match scores through the whole service: canonical spellings,
+// The match scores through the whole service: canonical spellings,
 // levels and cities; 38 is below MIN_MATCH_SCORE; a re-analysis replaces
 // the job's matches instead of adding to them.
 func TestJobAnalysisEndToEnd(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 // The tasks below are what a webhook becomes once validated: handlers
 // produce them, the queue stores them as JSON, workers consume them.
 
-// OfferTask asks for a job offer to be analysed and matched (SPEC §3).
+// OfferTask asks for a job offer to be analysed and matched.
 type OfferTask struct {
 	JobID           string   `json:"jobId"`
 	Title           string   `json:"title"`
@@ -78,7 +78,7 @@ func badRequest(format string, args ...any) *RequestError {
 }
 
 // Decoded is a webhook body once validated, in either form: the task to
-// queue, or the reason an envelope needs no work (SPEC §5).
+// queue, or the reason an envelope needs no work.
 type Decoded[T any] struct {
 	Task T
 	// Skip, when set, says why nothing is queued; Task is then empty.
@@ -311,7 +311,8 @@ func jsonKind(goType string) string {
 	}
 }
 
-// checkID enforces SPEC §3: 1–255 characters of letters, digits and -_.:@
+// checkID accepts the ids of the API: 1–255 characters of letters, digits
+// and -_.:@
 func checkID(field, id string, required bool) error {
 	if id == "" {
 		if required {

@@ -1,4 +1,4 @@
--- hookd: the Supabase Database Webhooks that feed it (SPEC §5).
+-- hookd: the Supabase Database Webhooks that feed it.
 --
 -- Paste this whole file into the Supabase SQL editor and run it, after
 -- replacing the two placeholders just below (the script refuses to run
