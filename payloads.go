@@ -215,13 +215,27 @@ func (t *ActivityTask) check(names fieldNames, occurredAt *string, received time
 	return err
 }
 
-// parseOccurredAt reads an event time: RFC 3339 with an offset (Postgres's
-// timestamptz text, 2024-01-15T10:30:00.123456+00:00, is one), at most
-// an hour ahead of received and ten years behind.
+// Postgres writes a timestamp without time zone with no offset
+// (2024-01-15T10:30:00.123456 in JSON, a space instead of the T in text).
+const (
+	naiveTimestamp      = "2006-01-02T15:04:05.999999999"
+	naiveTimestampSpace = "2006-01-02 15:04:05.999999999"
+)
+
+// parseOccurredAt reads an event time, at most an hour ahead of received
+// and ten years behind: RFC 3339 with an offset (Postgres's timestamptz,
+// 2024-01-15T10:30:00.123456+00:00, is one), or a time without one, read
+// as UTC, since that is what an app's timestamp without time zone columns
+// almost always hold (Supabase's own default, now(), is UTC).
 func parseOccurredAt(field, s string, received time.Time) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339Nano, s)
+	for _, layout := range []string{naiveTimestamp, naiveTimestampSpace} {
+		if err != nil {
+			at, err = time.Parse(layout, s)
+		}
+	}
 	if err != nil {
-		return at, badRequest("%s: want an RFC 3339 time with an offset, such as 2024-01-15T23:30:00+01:00", field)
+		return at, badRequest("%s: want an RFC 3339 time such as 2024-01-15T23:30:00+01:00 (without an offset, UTC)", field)
 	}
 	if at.After(received.Add(maxFutureSkew)) {
 		return at, badRequest("%s: more than %s in the future", field, maxFutureSkew)

@@ -142,3 +142,22 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		checkActivity(t, activity, err)
 	})
 }
+
+// A time without an offset, as Postgres writes a timestamp without time
+// zone, is read as UTC, in the direct form and in an envelope; a time with
+// one keeps its instant.
+func TestNaiveTimestampsReadAsUTC(t *testing.T) {
+	received := time.Date(2024, 1, 16, 0, 0, 0, 0, time.UTC)
+	want := time.Date(2024, 1, 15, 10, 30, 0, 123456000, time.UTC)
+	for _, body := range []string{
+		`{"userId":"u","action":"like","occurredAt":"2024-01-15T10:30:00.123456"}`,
+		`{"userId":"u","action":"like","occurredAt":"2024-01-15 10:30:00.123456"}`,
+		`{"userId":"u","action":"like","occurredAt":"2024-01-15T11:30:00.123456+01:00"}`,
+		`{"type":"INSERT","table":"likes","schema":"public","record":{"id":1,"user_id":"u","post_id":"p","created_at":"2024-01-15T10:30:00.123456"},"old_record":null}`,
+	} {
+		d, err := DecodeActivity([]byte(body), received)
+		if err != nil || !d.Task.OccurredAt.Equal(want) || d.Task.OccurredAt.Location() != time.UTC {
+			t.Errorf("%s: %v %v, want %v UTC", body, d.Task.OccurredAt, err, want)
+		}
+	}
+}
