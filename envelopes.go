@@ -232,6 +232,46 @@ func decodePostsEnvelope(k envelopeKeys) (Decoded[PostTask], error) {
 	return Decoded[PostTask]{Task: t, RowKey: key}, err
 }
 
+// candidateRow is a candidates row as a Database Webhook sends it.
+type candidateRow struct {
+	ID              idText   `json:"id"`
+	Skills          []string `json:"skills"`
+	ExperienceLevel string   `json:"experience_level"`
+	Location        string   `json:"location"`
+	UpdatedAt       idText   `json:"updated_at"`
+}
+
+// sameContent reports whether two versions of a candidate agree on every
+// field matching reads.
+func (r candidateRow) sameContent(o candidateRow) bool {
+	return slices.Equal(r.Skills, o.Skills) && r.ExperienceLevel == o.ExperienceLevel && r.Location == o.Location
+}
+
+func decodeCandidatesEnvelope(k envelopeKeys) (Decoded[CandidateTask], error) {
+	var row, old candidateRow
+	e, err := k.openRows("candidates", &row, &old)
+	switch {
+	case err != nil:
+		return Decoded[CandidateTask]{}, err
+	case e.op == opDelete:
+		return skipped[CandidateTask](e, "a deleted candidate's matches go with it")
+	case e.hasOld() && row.sameContent(old):
+		return skipped[CandidateTask](e, "skills, experience_level and location are unchanged, nothing to match again")
+	}
+	err = firstError(
+		checkID("record.id", string(row.ID), true),
+		checkList("record.skills", row.Skills, maxSkills, maxSkillLen),
+		checkText("record.experience_level", row.ExperienceLevel, maxTypeLen, false),
+		checkText("record.location", row.Location, maxShortTextLen, false),
+	)
+	if err != nil {
+		return Decoded[CandidateTask]{}, err
+	}
+	t := CandidateTask{CandidateID: string(row.ID), Row: &CandidateRow{Skills: row.Skills, Level: row.ExperienceLevel, Location: row.Location}}
+	key, err := e.rowKey(row.ID, row.UpdatedAt)
+	return Decoded[CandidateTask]{Task: t, RowKey: key}, err
+}
+
 // activityTable is what a row of a known activity table stands for.
 type activityTable struct {
 	action     string
@@ -261,7 +301,6 @@ func activityTableNames() []string {
 var notActivityTables = map[string]string{
 	"activity_logs": "activity_logs is written by hookd's scoring: a webhook on it would score hookd's own output in a loop",
 	"users":         "users rows are not activity",
-	"candidates":    "candidates rows are not activity",
 	"job_matches":   "job_matches is written by hookd's job analysis",
 }
 

@@ -100,6 +100,7 @@ type acceptReply struct {
 	JobID        string `json:"jobId,omitempty"`
 	PostID       string `json:"postId,omitempty"`
 	UserID       string `json:"userId,omitempty"`
+	CandidateID  string `json:"candidateId,omitempty"`
 	Action       string `json:"action,omitempty"`
 	Message      string `json:"message"`
 	ProcessingID string `json:"processingId"`

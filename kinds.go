@@ -49,6 +49,7 @@ const (
 	QueueJobAnalysis     = "job-analysis"
 	QueuePostModeration  = "post-moderation"
 	QueueActivityScoring = "activity-scoring"
+	QueueCandidateMatch  = "candidate-matching"
 )
 
 // Kinds are the kinds hookd runs, in the order health lists them.
@@ -89,6 +90,17 @@ var Kinds = []Kind{
 		Tables: activityTableNames(),
 		Decode: acceptActivity,
 		Work:   (*Processor).ScoreActivities,
+	},
+	{
+		Queue:      QueueCandidateMatch,
+		Route:      "/api/candidates/match",
+		Prefix:     "candidate",
+		Queued:     "Candidate matching queued",
+		Workers:    5,
+		WorkersEnv: "CANDIDATE_MATCHING_CONCURRENCY",
+		Tables:     []string{"candidates"},
+		Decode:     acceptCandidate,
+		Work:       oneAtATime((*Processor).MatchCandidate),
 	},
 }
 

@@ -448,3 +448,132 @@ func (s *PostgresStore) TrendingSince(ctx context.Context, since time.Time) ([]H
 	}
 	return out, nil
 }
+
+const candidatePG = `
+SELECT id::text, array_to_string(skills, chr(31)), coalesce(experience_level, ''), coalesce(location, '')
+FROM candidates WHERE id = $1::uuid`
+
+// FindCandidate reads the candidate from the app's candidates table.
+func (s *PostgresStore) FindCandidate(ctx context.Context, t CandidateTask) (Candidate, error) {
+	var c Candidate
+	var skills string
+	err := s.pool.QueryRow(ctx, candidatePG, t.CandidateID).Scan(&c.ID, &skills, &c.Level, &c.Location)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, Permanent(fmt.Errorf("candidate %s not found in candidates", t.CandidateID))
+	}
+	if err != nil {
+		return c, classifyPG(fmt.Errorf("read candidate %s: %w", t.CandidateID, err))
+	}
+	c.Skills = splitUnitSeparated(skills)
+	return c, nil
+}
+
+// Through the GIN index on jobs.extracted_skills (hookd migrate adds it).
+const findOffersPG = `
+SELECT id::text, array_to_string(extracted_skills, chr(31)), coalesce(experience_level, ''), coalesce(location, '')
+FROM jobs
+WHERE analysis_completed AND extracted_skills && $1::text[]`
+
+// FindOffers returns the analysed job offers sharing a canonical skill.
+func (s *PostgresStore) FindOffers(ctx context.Context, skills []string) ([]Offer, error) {
+	rows, err := s.pool.Query(ctx, findOffersPG, nonNil(skills))
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("find job offers: %w", err))
+	}
+	defer rows.Close()
+	var out []Offer
+	for rows.Next() {
+		v := rows.RawValues()
+		out = append(out, Offer{ID: string(v[0]), Skills: splitUnitSeparated(string(v[1])), Level: string(v[2]), Location: string(v[3])})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classifyPG(fmt.Errorf("find job offers: %w", err))
+	}
+	return out, nil
+}
+
+// The jobs whose count may change are locked first, in id order: job
+// analysis locks its job's row before touching job_matches, so the two
+// never wait on each other in opposite orders.
+const lockCandidateOffersPG = `
+SELECT id FROM jobs
+WHERE id IN (SELECT job_id FROM job_matches WHERE candidate_id = $1::uuid UNION SELECT unnest($2::uuid[]))
+ORDER BY id
+FOR UPDATE`
+
+const upsertCandidateMatchesPG = `
+INSERT INTO job_matches (job_id, candidate_id, match_score, matched_skills)
+SELECT m.job_id, $1::uuid, m.score, string_to_array(m.skills, chr(31))
+FROM unnest($2::uuid[], $3::int[], $4::text[]) AS m (job_id, score, skills)
+ON CONFLICT (job_id, candidate_id) DO UPDATE
+SET match_score = EXCLUDED.match_score, matched_skills = EXCLUDED.matched_skills
+WHERE (job_matches.match_score, job_matches.matched_skills)
+      IS DISTINCT FROM (EXCLUDED.match_score, EXCLUDED.matched_skills)
+RETURNING job_id, xmax = 0 AS inserted`
+
+const deleteStaleCandidateMatchesPG = `
+DELETE FROM job_matches m
+WHERE m.candidate_id = $1::uuid
+  AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS kept (id) WHERE kept.id = m.job_id)
+RETURNING job_id`
+
+// Each job's count moves by the rows this candidate added or removed.
+const countCandidateMatchesPG = `
+UPDATE jobs j SET candidates_count = greatest(j.candidates_count + d.delta, 0)
+FROM unnest($1::uuid[], $2::int[]) AS d (id, delta)
+WHERE j.id = d.id`
+
+// SaveCandidateMatches replaces the candidate's matches and moves each
+// job's candidates_count by the rows added or removed, in one
+// transaction.
+func (s *PostgresStore) SaveCandidateMatches(ctx context.Context, m CandidateMatches) error {
+	jobs := make([]string, len(m.Matches))
+	scores := make([]int32, len(m.Matches))
+	skills := make([]string, len(m.Matches))
+	for i, o := range m.Matches {
+		jobs[i], scores[i], skills[i] = o.JobID, int32(o.Score), strings.Join(o.Skills, "\x1f")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockCandidateOffersPG, m.CandidateID, jobs); err != nil {
+			return fmt.Errorf("lock jobs: %w", err)
+		}
+		delta := map[string]int32{}
+		var job string
+		var inserted bool
+		rows, _ := tx.Query(ctx, upsertCandidateMatchesPG, m.CandidateID, jobs, scores, skills)
+		_, err := pgx.ForEachRow(rows, []any{&job, &inserted}, func() error {
+			if inserted {
+				delta[job]++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("upsert matches: %w", err)
+		}
+		rows, _ = tx.Query(ctx, deleteStaleCandidateMatchesPG, m.CandidateID, jobs)
+		if _, err := pgx.ForEachRow(rows, []any{&job}, func() error { delta[job]--; return nil }); err != nil {
+			return fmt.Errorf("delete stale matches: %w", err)
+		}
+		ids, deltas := make([]string, 0, len(delta)), make([]int32, 0, len(delta))
+		for id, d := range delta {
+			if d != 0 {
+				ids, deltas = append(ids, id), append(deltas, d)
+			}
+		}
+		_, err = tx.Exec(ctx, countCandidateMatchesPG, ids, deltas)
+		return err
+	})
+	if err != nil {
+		return classifyPG(fmt.Errorf("save candidate matches %s: %w", m.CandidateID, err))
+	}
+	return nil
+}
+
+// splitUnitSeparated splits a text[] sent as one string joined by U+001F;
+// an empty string is an empty array.
+func splitUnitSeparated(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\x1f")
+}

@@ -56,3 +56,5 @@ CREATE INDEX IF NOT EXISTS idx_posts_is_flagged         ON posts (is_flagged);
 CREATE INDEX IF NOT EXISTS idx_activity_logs_user_id    ON activity_logs (user_id);
 CREATE INDEX IF NOT EXISTS idx_activity_logs_created_at ON activity_logs (created_at DESC);
 CREATE INDEX IF NOT EXISTS idx_candidates_skills        ON candidates USING gin (skills);
+-- Candidate matching looks analysed job offers up by canonical skill.
+CREATE INDEX IF NOT EXISTS idx_jobs_extracted_skills    ON jobs USING gin (extracted_skills);

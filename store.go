@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -24,6 +26,17 @@ type Store interface {
 	// SaveOfferAnalysis replaces the job's matches with a.Matches and marks
 	// the job analysed, in one transaction.
 	SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error
+	// FindCandidate returns the candidate t names. The embedded store
+	// first creates it from t.Row when absent; an unknown candidate is a
+	// permanent error.
+	FindCandidate(ctx context.Context, t CandidateTask) (Candidate, error)
+	// FindOffers returns the analysed job offers whose extracted skills
+	// share one of the canonical skills.
+	FindOffers(ctx context.Context, skills []string) ([]Offer, error)
+	// SaveCandidateMatches replaces the candidate's matches with
+	// m.Matches, and keeps each job's candidates_count true, in one
+	// transaction.
+	SaveCandidateMatches(ctx context.Context, m CandidateMatches) error
 	// SaveModeration writes a post's moderation outcome.
 	SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error
 	// RecordActivities logs each action under its processingId and adds
@@ -47,6 +60,29 @@ type Candidate struct {
 	Skills   []string
 	Level    string
 	Location string
+}
+
+// Offer is an analysed job offer as candidate matching needs it: Skills
+// is its canonical required set.
+type Offer struct {
+	ID       string
+	Skills   []string
+	Level    string
+	Location string
+}
+
+// OfferMatch is one scored job offer for a candidate.
+type OfferMatch struct {
+	JobID  string
+	Score  int
+	Skills []string
+}
+
+// CandidateMatches is the outcome of matching one candidate.
+type CandidateMatches struct {
+	CandidateID string
+	Matches     []OfferMatch // only those at or above MIN_MATCH_SCORE
+	At          time.Time
 }
 
 // Match is one scored candidate for a job.
@@ -396,4 +432,121 @@ func scanHourlyPoints(scan func(...any) error) (HourlyPoints, error) {
 	}
 	h.Hour = t
 	return h, nil
+}
+
+// The candidate as the envelope sent it: an embedded store has no app
+// writing candidates, so the latest row hookd saw is the candidate.
+const upsertCandidateSQLite = `
+INSERT INTO candidates (id, skills, experience_level, location, created_at)
+VALUES (?1, ?2, nullif(?3, ''), nullif(?4, ''), ?5)
+ON CONFLICT (id) DO UPDATE
+SET skills = excluded.skills, experience_level = excluded.experience_level, location = excluded.location`
+
+const candidateSQLite = `
+SELECT id, skills, coalesce(experience_level, ''), coalesce(location, '') FROM candidates WHERE id = ?`
+
+// FindCandidate saves the row t carries, if any, and reads the candidate.
+func (s *SQLiteStore) FindCandidate(ctx context.Context, t CandidateTask) (Candidate, error) {
+	if r := t.Row; r != nil {
+		err := s.write(ctx, "save candidate "+t.CandidateID, func(tx *WriteTx) error {
+			_, err := tx.Exec(upsertCandidateSQLite, t.CandidateID, jsonText(r.Skills), r.Level, r.Location, timeText(time.Now()))
+			return err
+		})
+		if err != nil {
+			return Candidate{}, err
+		}
+	}
+	var c Candidate
+	var skills string
+	err := s.db.R.QueryRowContext(ctx, candidateSQLite, t.CandidateID).Scan(&c.ID, &skills, &c.Level, &c.Location)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, Permanent(fmt.Errorf("candidate %s not found in candidates", t.CandidateID))
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(skills), &c.Skills)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read candidate %s: %w", t.CandidateID, err)
+	}
+	return c, nil
+}
+
+const findOffersSQLite = `
+SELECT j.id, j.extracted_skills, coalesce(j.experience_level, ''), coalesce(j.location, '')
+FROM jobs j
+WHERE j.analysis_completed = 1 AND j.id IN (
+  SELECT os.job_id FROM offer_skills os WHERE os.skill IN (SELECT value FROM json_each(?)))`
+
+// FindOffers looks analysed job offers up through the offer_skills index.
+func (s *SQLiteStore) FindOffers(ctx context.Context, skills []string) ([]Offer, error) {
+	rows, err := s.db.R.QueryContext(ctx, findOffersSQLite, jsonText(skills))
+	if err != nil {
+		return nil, fmt.Errorf("find job offers: %w", err)
+	}
+	offers, err := collectRows(rows, func(scan func(...any) error) (Offer, error) {
+		var o Offer
+		var skills string
+		if err := scan(&o.ID, &skills, &o.Level, &o.Location); err != nil {
+			return o, err
+		}
+		return o, json.Unmarshal([]byte(skills), &o.Skills)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find job offers: %w", err)
+	}
+	return offers, nil
+}
+
+// A candidate's matches arrive as one JSON array, as a job's do.
+const upsertCandidateMatchesSQLite = `
+INSERT INTO job_matches (id, job_id, candidate_id, match_score, matched_skills, created_at)
+SELECT m.value ->> 'id', m.value ->> 'job', ?1, m.value ->> 'score', m.value -> 'skills', ?2
+FROM json_each(?3) AS m WHERE true
+ON CONFLICT (job_id, candidate_id) DO UPDATE
+SET match_score = excluded.match_score, matched_skills = excluded.matched_skills`
+
+const deleteStaleCandidateMatchesSQLite = `
+DELETE FROM job_matches
+WHERE candidate_id = ?1 AND job_id NOT IN (SELECT m.value ->> 'job' FROM json_each(?2) AS m)
+RETURNING job_id`
+
+// candidates_count is the number of a job's match rows, counted again for
+// the jobs whose rows this candidate changed.
+const recountOffersSQLite = `
+UPDATE jobs SET candidates_count = (SELECT count(*) FROM job_matches m WHERE m.job_id = jobs.id)
+WHERE id IN (SELECT value FROM json_each(?))`
+
+// SaveCandidateMatches upserts the candidate's matches, deletes its stale
+// ones and recounts the jobs concerned, in one transaction.
+func (s *SQLiteStore) SaveCandidateMatches(ctx context.Context, m CandidateMatches) error {
+	type row struct {
+		ID     string   `json:"id"`
+		Job    string   `json:"job"`
+		Score  int      `json:"score"`
+		Skills []string `json:"skills"`
+	}
+	rows := make([]row, len(m.Matches))
+	jobs := make([]string, len(m.Matches))
+	for i, o := range m.Matches {
+		rows[i], jobs[i] = row{newUUID(), o.JobID, o.Score, nonNil(o.Skills)}, o.JobID
+	}
+	matches := jsonText(rows)
+	return s.write(ctx, "save candidate matches "+m.CandidateID, func(tx *WriteTx) error {
+		if _, err := tx.Exec(upsertCandidateMatchesSQLite, m.CandidateID, timeText(m.At), matches); err != nil {
+			return fmt.Errorf("upsert matches: %w", err)
+		}
+		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches)
+		if err != nil {
+			return fmt.Errorf("delete stale matches: %w", err)
+		}
+		gone, err := collectRows(stale, func(scan func(...any) error) (job string, err error) {
+			err = scan(&job)
+			return job, err
+		})
+		if err != nil {
+			return fmt.Errorf("delete stale matches: %w", err)
+		}
+		_, err = tx.Exec(recountOffersSQLite, jsonText(append(gone, jobs...)))
+		return err
+	})
 }

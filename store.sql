@@ -99,3 +99,18 @@ CREATE UNIQUE INDEX IF NOT EXISTS activity_logs_processing_id ON activity_logs (
 CREATE INDEX IF NOT EXISTS activity_logs_user ON activity_logs (user_id, created_at);
 CREATE INDEX IF NOT EXISTS activity_logs_created ON activity_logs (created_at);
 CREATE INDEX IF NOT EXISTS posts_flagged ON posts (is_flagged) WHERE is_flagged = 1;
+
+-- One row per (canonical skill, analysed job), kept by triggers from
+-- jobs.extracted_skills: candidate matching looks job offers up through it
+-- instead of reading every job.
+CREATE TABLE IF NOT EXISTS offer_skills (
+  skill  TEXT NOT NULL,
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  PRIMARY KEY (skill, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS offer_skills_job ON offer_skills (job_id);
+CREATE TRIGGER IF NOT EXISTS jobs_offer_skills AFTER UPDATE OF extracted_skills ON jobs BEGIN
+  DELETE FROM offer_skills WHERE job_id = OLD.id;
+  INSERT OR IGNORE INTO offer_skills (skill, job_id)
+  SELECT value, NEW.id FROM json_each(coalesce(NEW.extracted_skills, '[]'));
+END;

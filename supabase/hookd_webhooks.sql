@@ -19,6 +19,8 @@
 --                                 experience_level, location  → POST /api/jobs/analyze
 --   hookd_posts     public.posts  INSERT, UPDATE OF content, images, links
 --                                                              → POST /api/posts/moderate
+--   hookd_candidates public.candidates INSERT, UPDATE OF skills, experience_level, location
+--                                                              → POST /api/candidates/match
 --   hookd_activity  INSERT on each of public.post_views, views, likes, comments, shares,
 --                   applications that exists                  → POST /api/activity/score
 --
@@ -61,6 +63,14 @@ begin
        on public.posts for each row
        execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
     hookd_url || '/api/posts/moderate', 'POST', headers, '{}', timeout_ms);
+
+  drop trigger if exists hookd_candidates on public.candidates;
+  execute format(
+    'create trigger hookd_candidates
+       after insert or update of skills, experience_level, location
+       on public.candidates for each row
+       execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
+    hookd_url || '/api/candidates/match', 'POST', headers, '{}', timeout_ms);
 
   foreach activity in array array['post_views', 'views', 'likes', 'comments', 'shares', 'applications'] loop
     if to_regclass(format('public.%I', activity)) is null then
