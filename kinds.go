@@ -33,8 +33,10 @@ type Kind struct {
 	// Batch is how many claimed jobs one call of Work takes; 0 means 1.
 	Batch int
 	// Tables are the app's tables whose row events (Supabase Database
-	// Webhook envelopes) the kind takes.
-	Tables []string
+	// Webhook envelopes, captured events) the kind takes: every INSERT,
+	// and the UPDATEs that change one of UpdateColumns.
+	Tables        []string
+	UpdateColumns []string
 	// Decode validates a webhook body, the direct form or an envelope.
 	// received is when the webhook arrived.
 	Decode func(body []byte, received time.Time) (Accepted, error)
@@ -55,26 +57,28 @@ const (
 // Kinds are the kinds hookd runs, in the order health lists them.
 var Kinds = []Kind{
 	{
-		Queue:      QueueJobAnalysis,
-		Route:      "/api/jobs/analyze",
-		Prefix:     "job",
-		Queued:     "Job analysis queued",
-		Workers:    5,
-		WorkersEnv: "JOB_ANALYSIS_CONCURRENCY",
-		Tables:     []string{"jobs"},
-		Decode:     acceptOffer,
-		Work:       oneAtATime((*Processor).AnalyzeOffer),
+		Queue:         QueueJobAnalysis,
+		Route:         "/api/jobs/analyze",
+		Prefix:        "job",
+		Queued:        "Job analysis queued",
+		Workers:       5,
+		WorkersEnv:    "JOB_ANALYSIS_CONCURRENCY",
+		Tables:        []string{"jobs"},
+		UpdateColumns: []string{"title", "description", "required_skills", "experience_level", "location"},
+		Decode:        acceptOffer,
+		Work:          oneAtATime((*Processor).AnalyzeOffer),
 	},
 	{
-		Queue:      QueuePostModeration,
-		Route:      "/api/posts/moderate",
-		Prefix:     "post",
-		Queued:     "Post moderation queued",
-		Workers:    10,
-		WorkersEnv: "POST_MODERATION_CONCURRENCY",
-		Tables:     []string{"posts"},
-		Decode:     acceptPost,
-		Work:       oneAtATime((*Processor).ModeratePost),
+		Queue:         QueuePostModeration,
+		Route:         "/api/posts/moderate",
+		Prefix:        "post",
+		Queued:        "Post moderation queued",
+		Workers:       10,
+		WorkersEnv:    "POST_MODERATION_CONCURRENCY",
+		Tables:        []string{"posts"},
+		UpdateColumns: []string{"content", "images", "links"},
+		Decode:        acceptPost,
+		Work:          oneAtATime((*Processor).ModeratePost),
 	},
 	{
 		Queue:      QueueActivityScoring,
@@ -92,15 +96,16 @@ var Kinds = []Kind{
 		Work:   (*Processor).ScoreActivities,
 	},
 	{
-		Queue:      QueueCandidateMatch,
-		Route:      "/api/candidates/match",
-		Prefix:     "candidate",
-		Queued:     "Candidate matching queued",
-		Workers:    5,
-		WorkersEnv: "CANDIDATE_MATCHING_CONCURRENCY",
-		Tables:     []string{"candidates"},
-		Decode:     acceptCandidate,
-		Work:       oneAtATime((*Processor).MatchCandidate),
+		Queue:         QueueCandidateMatch,
+		Route:         "/api/candidates/match",
+		Prefix:        "candidate",
+		Queued:        "Candidate matching queued",
+		Workers:       5,
+		WorkersEnv:    "CANDIDATE_MATCHING_CONCURRENCY",
+		Tables:        []string{"candidates"},
+		UpdateColumns: []string{"skills", "experience_level", "location"},
+		Decode:        acceptCandidate,
+		Work:          oneAtATime((*Processor).MatchCandidate),
 	},
 }
 
