@@ -96,16 +96,6 @@ func (q *Queue) Ready(queue string) <-chan struct{} { return q.ready[queue] }
 
 func (q *Queue) wake(queue string) { notify(q.ready[queue]) }
 
-// write runs fn in the next group commit and, once committed, wakes the
-// workers of the wake queue, if any.
-func (q *Queue) write(ctx context.Context, wake string, fn func(tx *WriteTx) error) error {
-	err := q.db.Write(ctx, fn)
-	if err == nil && wake != "" {
-		q.wake(wake)
-	}
-	return err
-}
-
 // CommitError says why the last commit to hookd.db failed, "" when it
 // succeeded.
 func (q *Queue) CommitError() string { return q.db.CommitError() }
@@ -142,25 +132,30 @@ func (q *Queue) Enqueue(ctx context.Context, queue, processingID string, payload
 // same group commit are told apart too: the second sees the first's row.
 func (q *Queue) EnqueueOnce(ctx context.Context, queue, key, processingID string, payload []byte, receivedAt time.Time) (id string, duplicate bool, err error) {
 	ms := receivedAt.UnixMilli()
-	err = q.write(ctx, queue, func(tx *WriteTx) error {
-		id, duplicate = processingID, false
+	// first is the first delivery's processingId, "" when this is the first.
+	first, err := WriteResult(ctx, q.db, func(tx *WriteTx) (string, error) {
 		if key != "" {
 			res, err := tx.Exec(insertDeliverySQL, queue, key, processingID, ms)
 			if err != nil {
-				return fmt.Errorf("record delivery key: %w", err)
+				return "", fmt.Errorf("record delivery key: %w", err)
 			}
 			if rowsAffected(res) == 0 {
-				duplicate = true
-				return tx.QueryRow(deliveryJobSQL, queue, key).Scan(&id)
+				var first string
+				err := tx.QueryRow(deliveryJobSQL, queue, key).Scan(&first)
+				return first, err
 			}
 		}
 		_, err := tx.Exec(insertJobSQL, processingID, queue, payload, q.attempts, ms, ms)
-		return err
+		return "", err
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("enqueue %s: %w", processingID, err)
 	}
-	return id, duplicate, nil
+	if first != "" {
+		return first, true, nil
+	}
+	q.wake(queue)
+	return processingID, false, nil
 }
 
 // A retry whose time has come goes back to waiting inside the claim
@@ -181,28 +176,22 @@ RETURNING id, processing_id, payload, attempts, max_attempts, received_at`
 
 // Claim leases up to n ready jobs of a queue, oldest first.
 func (q *Queue) Claim(ctx context.Context, queue string, n int) ([]Job, error) {
-	var jobs []Job
-	err := q.write(ctx, "", func(tx *WriteTx) error {
-		jobs = jobs[:0]
+	jobs, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]Job, error) {
 		now := q.now()
 		if _, err := tx.Exec(promoteDueSQL, queue, now.UnixMilli()); err != nil {
-			return fmt.Errorf("promote due retries: %w", err)
+			return nil, fmt.Errorf("promote due retries: %w", err)
 		}
 		rows, err := tx.Query(claimSQL, now.Add(q.lease).UnixMilli(), queue, n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
+		return collectRows(rows, func(scan func(...any) error) (Job, error) {
 			j := Job{Queue: queue}
 			var received int64
-			if err := rows.Scan(&j.ID, &j.ProcessingID, &j.Payload, &j.Attempt, &j.MaxAttempts, &received); err != nil {
-				return err
-			}
+			err := scan(&j.ID, &j.ProcessingID, &j.Payload, &j.Attempt, &j.MaxAttempts, &received)
 			j.ReceivedAt = time.UnixMilli(received)
-			jobs = append(jobs, j)
-		}
-		return rows.Err()
+			return j, err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim %s: %w", queue, err)
@@ -215,7 +204,7 @@ const nextDueSQL = `SELECT min(run_at) FROM queue_jobs WHERE queue = ? AND state
 // NextRetry returns when the earliest delayed job of a queue becomes due.
 func (q *Queue) NextRetry(ctx context.Context, queue string) (time.Time, bool, error) {
 	var ms sql.NullInt64
-	if err := q.db.R.QueryRowContext(ctx, nextDueSQL, queue).Scan(&ms); err != nil {
+	if err := q.db.r.QueryRowContext(ctx, nextDueSQL, queue).Scan(&ms); err != nil {
 		return time.Time{}, false, fmt.Errorf("next retry of %s: %w", queue, err)
 	}
 	return time.UnixMilli(ms.Int64), ms.Valid, nil
@@ -275,14 +264,14 @@ func (a Ack) outcome() string {
 // fails the job for good. The cumulative counts move in the same
 // transaction.
 func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
-	current := make([]bool, len(acks))
 	now := q.now()
-	err := q.db.Write(ctx, func(tx *WriteTx) error {
+	current, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]bool, error) {
+		current := make([]bool, len(acks))
 		counts := map[string][2]int64{} // queue → completed, failed
 		for i, a := range acks {
 			res, err := q.applyAck(tx, a, now)
 			if err != nil {
-				return fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
+				return nil, fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
 			}
 			current[i] = rowsAffected(res) == 1
 			if !current[i] {
@@ -299,10 +288,10 @@ func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
 		}
 		for queue, c := range counts {
 			if _, err := tx.Exec(countOutcomesSQL, c[0], c[1], queue); err != nil {
-				return fmt.Errorf("count outcomes: %w", err)
+				return nil, fmt.Errorf("count outcomes: %w", err)
 			}
 		}
-		return nil
+		return current, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ack: %w", err)
@@ -346,6 +335,18 @@ func (q *Queue) retryDelay(attempt int) time.Duration {
 	return min(d, q.maxDelay)
 }
 
+// exec runs one statement through the writer and returns how many rows
+// it changed.
+func (q *Queue) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return WriteResult(ctx, q.db, func(tx *WriteTx) (int64, error) {
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return rowsAffected(res), nil
+	})
+}
+
 func rowsAffected(res sql.Result) int64 {
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -367,35 +368,28 @@ RETURNING queue, state`
 // ReapExpired takes back every job whose lease has run out, so a job held
 // by a stuck worker runs again. It returns how many jobs it took back.
 func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
-	n := 0
-	err := q.write(ctx, "", func(tx *WriteTx) error {
-		n = 0
+	type reaped struct{ queue, state string }
+	n, err := WriteResult(ctx, q.db, func(tx *WriteTx) (int, error) {
 		rows, err := tx.Query(reapSQL, q.now().UnixMilli())
 		if err != nil {
-			return err
+			return 0, err
 		}
-		var failed []string
-		for rows.Next() {
-			var queue, state string
-			if err := rows.Scan(&queue, &state); err != nil {
-				rows.Close()
-				return err
+		jobs, err := collectRows(rows, func(scan func(...any) error) (j reaped, err error) {
+			err = scan(&j.queue, &j.state)
+			return j, err
+		})
+		if err != nil {
+			return 0, err
+		}
+		for _, j := range jobs {
+			if j.state != StateFailed {
+				continue
 			}
-			n++
-			if state == StateFailed {
-				failed = append(failed, queue)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, queue := range failed {
-			if _, err := tx.Exec(countOutcomesSQL, 0, 1, queue); err != nil {
-				return err
+			if _, err := tx.Exec(countOutcomesSQL, 0, 1, j.queue); err != nil {
+				return 0, err
 			}
 		}
-		return nil
+		return len(jobs), nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reap expired leases: %w", err)
@@ -413,15 +407,7 @@ const recoverSQL = `UPDATE queue_jobs SET state = 'waiting', lease_until = NULL 
 // RecoverAbandoned returns to waiting every job a previous process left
 // active. Call it at start, before any worker claims.
 func (q *Queue) RecoverAbandoned(ctx context.Context) (int, error) {
-	var n int64
-	err := q.write(ctx, "", func(tx *WriteTx) error {
-		res, err := tx.Exec(recoverSQL)
-		if err != nil {
-			return err
-		}
-		n = rowsAffected(res)
-		return nil
-	})
+	n, err := q.exec(ctx, recoverSQL)
 	if err != nil {
 		return 0, fmt.Errorf("recover abandoned jobs: %w", err)
 	}
@@ -466,15 +452,7 @@ func (q *Queue) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, err
 func (q *Queue) pruneBefore(ctx context.Context, query string, cutoff time.Time) (int, error) {
 	total := 0
 	for {
-		var n int64
-		err := q.write(ctx, "", func(tx *WriteTx) error {
-			res, err := tx.Exec(query, cutoff.UnixMilli(), pruneBatch)
-			if err != nil {
-				return err
-			}
-			n = rowsAffected(res)
-			return nil
-		})
+		n, err := q.exec(ctx, query, cutoff.UnixMilli(), pruneBatch)
 		if err != nil {
 			return total, err
 		}
@@ -500,7 +478,7 @@ const statsSQL = `SELECT queue, completed, failed FROM queue_stats`
 // Counts reports every queue's live and cumulative counts, read in one
 // snapshot.
 func (q *Queue) Counts(ctx context.Context) (map[string]QueueCounts, error) {
-	tx, err := q.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := q.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
@@ -559,7 +537,7 @@ var ErrNotFound = errors.New("not found")
 func (q *Queue) Status(ctx context.Context, processingID string) (JobStatus, error) {
 	s := JobStatus{ProcessingID: processingID}
 	var lastErr, result sql.NullString
-	err := q.db.R.QueryRowContext(ctx, statusSQL, processingID).Scan(&s.Queue, &s.State, &s.Attempts, &lastErr, &result)
+	err := q.db.r.QueryRowContext(ctx, statusSQL, processingID).Scan(&s.Queue, &s.State, &s.Attempts, &lastErr, &result)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
 	}

@@ -79,7 +79,7 @@ func TestGroupCommitKeepsEveryEnqueue(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs WHERE state = 'waiting'`); got != n {
+	if got := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_jobs WHERE state = 'waiting'`); got != n {
 		t.Fatalf("%d waiting jobs, want %d", got, n)
 	}
 }
@@ -268,7 +268,7 @@ func TestCountsSurvivePruning(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
-	if rows := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs`); rows != 0 {
+	if rows := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_jobs`); rows != 0 {
 		t.Fatalf("%d rows left", rows)
 	}
 	counts, _ := q.Counts(ctx)
@@ -330,10 +330,10 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 	if s.State != StateCompleted || s.Attempts != 2 || string(s.Result) != `{"points":15,"applied":true}` {
 		t.Errorf("status %+v %s, want completed by attempt 2 which applied the points", s, s.Result)
 	}
-	if n := queryInt(t, app.db.R, `SELECT count(*) FROM activity_logs`); n != 1 {
+	if n := queryInt(t, inspect(t, app.db), `SELECT count(*) FROM activity_logs`); n != 1 {
 		t.Errorf("%d activity logs, want 1", n)
 	}
-	if n := queryInt(t, app.db.R, `SELECT engagement_score FROM users WHERE id = 'u-1'`); n != 15 {
+	if n := queryInt(t, inspect(t, app.db), `SELECT engagement_score FROM users WHERE id = 'u-1'`); n != 15 {
 		t.Errorf("engagement_score %d, want 15 (a share, once)", n)
 	}
 	counts, _ := app.queue.Counts(context.Background())

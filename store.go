@@ -105,7 +105,7 @@ WHERE c.id IN (
 
 // FindCandidates looks candidates up through the candidate_skills index.
 func (s *SQLiteStore) FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error) {
-	rows, err := s.db.R.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
+	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
 	if err != nil {
 		return nil, fmt.Errorf("find candidates: %w", err)
 	}
@@ -224,67 +224,75 @@ SET engagement_score = engagement_score + ?,
     last_activity_at = max(coalesce(last_activity_at, ''), ?)
 WHERE id = ?`
 
-// RecordActivities writes every record in one transaction. A log row is
-// inserted unless its processingId exists, and only a new row adds its
-// points, so a re-run can never add them twice. The whole batch is tried
-// inside one savepoint; if a record fails, that savepoint is rolled back
-// and each record is written inside a savepoint of its own, so that it
-// fails alone. (A savepoint per record on the first try cost 8% more CPU
-// per activity job in BenchmarkActivityDrain: SQLite copies each page a
-// savepoint first touches.)
+// RecordActivities writes the batch in one transaction of hookd.db's
+// writer (see recordActivities).
 func (s *SQLiteStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
-	out := make([]ActivityOutcome, len(recs))
-	err := s.write(ctx, fmt.Sprintf("record %d activities", len(recs)), func(tx *WriteTx) error {
-		err := inSavepoint(tx, func() error { return recordAll(tx, recs, out) })
-		if err == nil {
-			return nil
-		}
-		for i, a := range recs {
-			out[i] = ActivityOutcome{}
-			out[i].Err = inSavepoint(tx, func() error {
-				return recordAll(tx, []ActivityRecord{a}, out[i:i+1])
-			})
-			if out[i].Err != nil {
-				out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, out[i].Err)
-			}
-		}
-		return nil
+	out, err := WriteResult(ctx, s.db, func(tx *WriteTx) ([]ActivityOutcome, error) {
+		return recordActivities(tx, recs), nil
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("record %d activities: %w", len(recs), err)
+	}
+	return out, nil
 }
 
-// recordAll creates the records' users when absent, then logs each record
-// and adds its points when the log row is new, setting out[i].Applied.
-func recordAll(tx *WriteTx, recs []ActivityRecord, out []ActivityOutcome) error {
+// recordActivities writes recs in tx and returns their outcomes. The
+// whole batch is tried inside one savepoint; if a record fails, that
+// savepoint is rolled back and each record is written inside a savepoint
+// of its own, so that it fails alone. (A savepoint per record on the
+// first try cost 8% more CPU per activity job in BenchmarkActivityDrain:
+// SQLite copies each page a savepoint first touches.)
+func recordActivities(tx *WriteTx, recs []ActivityRecord) []ActivityOutcome {
+	out, err := inSavepoint(tx, func() ([]ActivityOutcome, error) { return logActivities(tx, recs) })
+	if err == nil {
+		return out
+	}
+	out = make([]ActivityOutcome, len(recs))
+	for i, a := range recs {
+		one, err := inSavepoint(tx, func() ([]ActivityOutcome, error) { return logActivities(tx, recs[i:i+1]) })
+		if err != nil {
+			out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, err)
+			continue
+		}
+		out[i] = one[0]
+	}
+	return out
+}
+
+// logActivities creates the records' users when absent, then logs each
+// record unless its processingId is logged already, and adds its points
+// only when its log row is new, so a re-run can never add them twice.
+func logActivities(tx *WriteTx, recs []ActivityRecord) ([]ActivityOutcome, error) {
 	seen := make(map[string]bool, len(recs))
 	for _, a := range recs {
 		if !seen[a.UserID] {
 			seen[a.UserID] = true
 			if _, err := tx.Exec(ensureUserSQLite, a.UserID, timeText(a.At)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
+	out := make([]ActivityOutcome, len(recs))
 	for i, a := range recs {
 		at := timeText(a.At)
 		res, err := tx.Exec(insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
 			a.TargetID, a.Points, a.ProcessingID, at)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if out[i] = (ActivityOutcome{Applied: rowsAffected(res) == 1}); out[i].Applied {
+		if out[i].Applied = rowsAffected(res) == 1; out[i].Applied {
 			if _, err := tx.Exec(addPointsSQLite, a.Points, at, a.UserID); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // inSavepoint runs fn inside a savepoint, rolled back if fn fails.
-func inSavepoint(tx *WriteTx, fn func() error) (err error) {
+func inSavepoint[T any](tx *WriteTx, fn func() (T, error)) (result T, err error) {
 	if _, err := tx.Exec(`SAVEPOINT activity`); err != nil {
-		return err
+		return result, err
 	}
 	defer func() {
 		if err != nil {
@@ -342,7 +350,7 @@ const userScoresSQLite = `SELECT id, engagement_score FROM users WHERE engagemen
 
 // UserScores reads every positive engagement score, for a leaderboard rebuild.
 func (s *SQLiteStore) UserScores(ctx context.Context) ([]UserScore, error) {
-	rows, err := s.db.R.QueryContext(ctx, userScoresSQLite)
+	rows, err := s.db.r.QueryContext(ctx, userScoresSQLite)
 	if err != nil {
 		return nil, fmt.Errorf("read user scores: %w", err)
 	}
@@ -364,7 +372,7 @@ GROUP BY 1, 2, 3`
 // TrendingSince sums recent activity points by target and hour, for a
 // leaderboard rebuild.
 func (s *SQLiteStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
-	rows, err := s.db.R.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
+	rows, err := s.db.r.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
 	if err != nil {
 		return nil, fmt.Errorf("read trending activity: %w", err)
 	}

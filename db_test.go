@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,10 +40,10 @@ func TestApplySchemaRebuildsOldUniqueConstraints(t *testing.T) {
 		db, q, store := openQueueAndStore(t, dir)
 		for table := range map[string]bool{"queue_jobs": true, "activity_logs": true} {
 			var n int
-			if err := db.R.QueryRow(uniqueConstraintSQL, table, "processing_id").Scan(&n); err != nil || n != 0 {
+			if err := inspect(t, db).QueryRow(uniqueConstraintSQL, table, "processing_id").Scan(&n); err != nil || n != 0 {
 				t.Errorf("open %d: %s keeps %d column constraints (%v)", open, table, n, err)
 			}
-			if n := queryInt(t, db.R, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, table+"_processing_id"); n != 1 {
+			if n := queryInt(t, inspect(t, db), `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, table+"_processing_id"); n != 1 {
 				t.Errorf("open %d: no %s_processing_id index", open, table)
 			}
 		}
@@ -49,7 +51,7 @@ func TestApplySchemaRebuildsOldUniqueConstraints(t *testing.T) {
 		if err != nil || st.State != StateCompleted || string(st.Result) != `{"points":5}` {
 			t.Errorf("open %d: status %+v, %v", open, st, err)
 		}
-		if n := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs`); n != 2 {
+		if n := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_jobs`); n != 2 {
 			t.Errorf("open %d: %d jobs, want 2", open, n)
 		}
 		err = q.Enqueue(context.Background(), QueueActivity, "activity-u-2-1764331200001-0a1b2c3e", []byte(`{}`), time.Now())
@@ -61,7 +63,7 @@ func TestApplySchemaRebuildsOldUniqueConstraints(t *testing.T) {
 		if err != nil || out[0] != (ActivityOutcome{}) {
 			t.Errorf("open %d: re-recording a logged activity: %+v, %v, want a no-op", open, out, err)
 		}
-		if s := queryInt(t, db.R, `SELECT engagement_score FROM users WHERE id = 'u-1'`); s != 5 {
+		if s := queryInt(t, inspect(t, db), `SELECT engagement_score FROM users WHERE id = 'u-1'`); s != 5 {
 			t.Errorf("open %d: score %d, want 5", open, s)
 		}
 		if err := db.Close(); err != nil {
@@ -73,7 +75,7 @@ func TestApplySchemaRebuildsOldUniqueConstraints(t *testing.T) {
 // Looking a job up by processingId reads the index, not the table.
 func TestStatusLookupUsesTheIndex(t *testing.T) {
 	db, _ := openTestQueue(t, testQueueOptions)
-	rows, err := db.R.Query(`EXPLAIN QUERY PLAN `+statusSQL, "activity-u-1-1764331200000-0a1b2c3d")
+	rows, err := inspect(t, db).Query(`EXPLAIN QUERY PLAN `+statusSQL, "activity-u-1-1764331200000-0a1b2c3d")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +137,26 @@ func TestProcessingIDIndexKey(t *testing.T) {
 	db, _ := openTestQueue(t, testQueueOptions)
 	at := time.UnixMilli(1764331200123)
 	for _, id := range []string{newProcessingID("activity", "00000000-0000-4000-8000-000000000001", at), newProcessingID("job", "j", at)} {
-		if key := queryString(t, db.R, `SELECT substr(?, -22, 13)`, id); key != "1764331200123" {
+		if key := queryString(t, inspect(t, db), `SELECT substr(?, -22, 13)`, id); key != "1764331200123" {
 			t.Errorf("index key of %s is %q, want its milliseconds", id, key)
 		}
+	}
+}
+
+// inspect opens db's file on a connection of its own, as someone looking
+// at hookd.db with sqlite3 while hookd runs would.
+func inspect(t testing.TB, db *DB) *sql.DB {
+	t.Helper()
+	return openFile(t, filepath.Dir(db.Path))
+}
+
+// setWriterReadOnly makes every write through db fail, as a full or
+// read-only disk would (on), or lets them succeed again (off). The writer
+// has exactly one connection, and query_only is a setting of the
+// connection.
+func setWriterReadOnly(t testing.TB, db *DB, on bool) {
+	t.Helper()
+	if _, err := db.w.Exec(fmt.Sprintf(`PRAGMA query_only = %t`, on)); err != nil {
+		t.Fatal(err)
 	}
 }

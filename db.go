@@ -19,16 +19,16 @@ import (
 // DB is the one SQLite file, hookd.db, that holds the queue and, in
 // embedded mode, the results. It is opened twice:
 //
-//   - W has exactly one connection, owned by one writer goroutine. Every
+//   - w has exactly one connection, owned by one writer goroutine. Every
 //     write in the process — enqueues, claims, acks, embedded results — is
 //     handed to it with Write, and it folds whatever is pending into a
 //     single transaction (group commit): one fsync serves many callers,
 //     and each caller still waits for the commit of its own write. Writers
 //     queue in Go instead of spinning on SQLite's busy lock, and BEGIN
 //     IMMEDIATE means a transaction never has to upgrade.
-//   - R is a small pool of read-only connections; in WAL mode readers never
+//   - r is a small pool of read-only connections; in WAL mode readers never
 //     block the writer nor wait for it.
-//   - C is one connection that checkpoints the WAL back into the file in
+//   - c is one connection that checkpoints the WAL back into the file in
 //     the background, so the writer rarely stops to do it.
 //
 // synchronous=FULL makes every commit fsync the WAL: a commit that returned
@@ -39,10 +39,11 @@ import (
 // writer, between two transactions, copies the little the checkpoint
 // left and makes the next commit start the WAL again from its beginning.
 type DB struct {
-	W    *sql.DB
-	R    *sql.DB
-	C    *sql.DB
 	Path string
+
+	w *sql.DB
+	r *sql.DB
+	c *sql.DB
 
 	ops chan *writeOp
 	// Owned by the writer goroutine: see WriteTx.
@@ -144,7 +145,7 @@ func (t *WriteTx) stmt(query string) *sql.Stmt {
 // One that fails to prepare stays unprepared: its error shows where it runs.
 func (db *DB) prepareNew() {
 	for _, query := range db.unprepared {
-		if st, err := db.W.Prepare(query); err == nil {
+		if st, err := db.w.Prepare(query); err == nil {
 			db.prepared[query] = st
 		}
 	}
@@ -184,7 +185,7 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 		return nil, fmt.Errorf("open %s: read page size: %w", path, err)
 	}
 	db := &DB{
-		W: w, R: r, C: c, Path: path,
+		w: w, r: r, c: c, Path: path,
 		ops:        make(chan *writeOp, t.MaxBatch),
 		prepared:   make(map[string]*sql.Stmt),
 		closing:    make(chan struct{}),
@@ -222,7 +223,7 @@ func (db *DB) runCheckpointer(every time.Duration) {
 		case <-db.closing:
 			return
 		}
-		switch c, err := walCheckpoint(db.C, "PASSIVE"); {
+		switch c, err := walCheckpoint(db.c, "PASSIVE"); {
 		case err != nil:
 			slog.Warn("background checkpoint of hookd.db failed; the WAL grows until one succeeds", "err", err)
 		case walFileSize(c.frames, db.pageSize) >= db.restartAt:
@@ -240,7 +241,8 @@ func (db *DB) runCheckpointer(every time.Duration) {
 // transaction has committed, with fn's error or the commit's. fn must only
 // use tx, and may run twice: when a shared transaction fails, each of its
 // writes is retried in a transaction of its own, so that one bad write
-// fails alone. fn must therefore set its results from scratch.
+// fails alone. A write that produces a value returns it with WriteResult,
+// never through variables fn sets, which a first run would leave behind.
 func (db *DB) Write(ctx context.Context, fn func(tx *WriteTx) error) error {
 	op := &writeOp{apply: fn, done: make(chan error, 1)}
 	select {
@@ -263,6 +265,24 @@ func (db *DB) Write(ctx context.Context, fn func(tx *WriteTx) error) error {
 			return ErrClosed
 		}
 	}
+}
+
+// WriteResult is Write for a write that produces a value: it returns what
+// fn returned in the run whose transaction committed. Runs of one write
+// follow each other on the writer goroutine and the committed one is the
+// last, so each run's value replaces the one before.
+func WriteResult[T any](ctx context.Context, db *DB, fn func(tx *WriteTx) (T, error)) (T, error) {
+	var result T
+	err := db.Write(ctx, func(tx *WriteTx) error {
+		var err error
+		result, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return result, nil
 }
 
 // CommitError says why the last commit failed, "" when it succeeded.
@@ -375,12 +395,12 @@ const restartWalBusyTimeout = 10 // milliseconds
 // then cuts the file back to WALRestartBytes; TRUNCATE (used when the
 // writer is idle) empties it. Measured cost: see BENCHMARKS.md, "WAL".
 func (db *DB) restartWAL(mode string) {
-	if _, err := db.W.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWalBusyTimeout)); err != nil {
+	if _, err := db.w.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWalBusyTimeout)); err != nil {
 		slog.Warn("restart the WAL of hookd.db: set busy timeout", "err", err)
 		return
 	}
-	c, err := walCheckpoint(db.W, mode)
-	if _, rerr := db.W.Exec(`PRAGMA busy_timeout = ` + writerBusyTimeout); rerr != nil {
+	c, err := walCheckpoint(db.w, mode)
+	if _, rerr := db.w.Exec(`PRAGMA busy_timeout = ` + writerBusyTimeout); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("reset busy timeout: %w", rerr))
 	}
 	switch {
@@ -398,7 +418,7 @@ func (db *DB) WALRestarts() int64 { return db.restarts.Load() }
 
 func (db *DB) runBatch(batch []*writeOp) error {
 	defer db.prepareNew()
-	tx, err := db.W.Begin()
+	tx, err := db.w.Begin()
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -422,7 +442,7 @@ func (db *DB) runBatch(batch []*writeOp) error {
 // its rows: SQLite cannot drop a column's constraint in place, and the
 // script now declares that uniqueness as an index.
 func (db *DB) ApplySchema(schema string, rebuild map[string]string) error {
-	tx, err := db.W.Begin()
+	tx, err := db.w.Begin()
 	if err != nil {
 		return err
 	}
@@ -530,10 +550,10 @@ func (db *DB) Close() error {
 			st.Close()
 		}
 	}
-	_, cerr := db.W.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	db.C.Close()
-	rerr := db.R.Close()
-	werr := db.W.Close()
+	_, cerr := db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	db.c.Close()
+	rerr := db.r.Close()
+	werr := db.w.Close()
 	if cerr != nil {
 		return fmt.Errorf("checkpoint %s: %w", db.Path, cerr)
 	}
