@@ -282,10 +282,7 @@ func benchEnqueue(b *testing.B, t Tuning) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	q, err := OpenQueue(db, testQueueOptions)
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := OpenQueue(db, testQueueOptions)
 	payload := []byte(`{"userId":"00000000-0000-4000-8000-000000000001","action":"like","targetId":"20000000-0000-4000-8000-000000000001","targetType":"post","occurredAt":"2026-11-28T12:00:00Z"}`)
 	var seq atomic.Int64
 	measureParallel(b, 32, "enqueues/s", func() error { // 64 writers on 2 CPUs

@@ -152,7 +152,8 @@ func (db *DB) prepareNew() {
 	db.unprepared = db.unprepared[:0]
 }
 
-// OpenDB opens (creating if needed) DATA_DIR/hookd.db.
+// OpenDB opens (creating if needed) DATA_DIR/hookd.db and brings its
+// schema up to date (see migrations.go).
 func OpenDB(dataDir string) (*DB, error) { return OpenTunedDB(dataDir, DefaultTuning) }
 
 // OpenTunedDB is OpenDB with other settings, for the benchmarks that
@@ -165,6 +166,10 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 	w, err := openSQLite(path, "immediate", false, 1, t)
 	if err != nil {
 		return nil, err
+	}
+	if err := migrateSQLite(w, sqliteMigrations); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r, err := openSQLite(path, "deferred", true, 4, t)
 	if err != nil {
@@ -434,72 +439,6 @@ func (db *DB) runBatch(batch []*writeOp) error {
 	}
 	notify(db.committed)
 	return nil
-}
-
-// ApplySchema runs an idempotent schema script in one transaction. A
-// table named in rebuild that still has a UNIQUE constraint on the named
-// column, from an earlier version of the script, is rebuilt first with
-// its rows: SQLite cannot drop a column's constraint in place, and the
-// script now declares that uniqueness as an index.
-func (db *DB) ApplySchema(schema string, rebuild map[string]string) error {
-	tx, err := db.w.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var aside []string
-	for table, column := range rebuild {
-		var n int
-		if err := tx.QueryRow(uniqueConstraintSQL, table, column).Scan(&n); err != nil {
-			return fmt.Errorf("inspect %s: %w", table, err)
-		}
-		if n > 0 {
-			if err := setAside(tx, table); err != nil {
-				return fmt.Errorf("rebuild %s: %w", table, err)
-			}
-			aside = append(aside, table)
-		}
-	}
-	if _, err := tx.Exec(schema); err != nil {
-		return err
-	}
-	for _, table := range aside {
-		if _, err := tx.Exec(`INSERT INTO ` + table + ` SELECT * FROM ` + table + `_old`); err != nil {
-			return fmt.Errorf("rebuild %s: copy rows: %w", table, err)
-		}
-		if _, err := tx.Exec(`DROP TABLE ` + table + `_old`); err != nil {
-			return fmt.Errorf("rebuild %s: %w", table, err)
-		}
-	}
-	return tx.Commit()
-}
-
-// Counts the single-column UNIQUE constraints of table ?1 on column ?2.
-const uniqueConstraintSQL = `
-SELECT count(*) FROM pragma_index_list(?1) AS l
-WHERE l.origin = 'u' AND (SELECT group_concat(name) FROM pragma_index_info(l.name)) = ?2`
-
-// setAside renames table to table_old and drops its indexes, whose names
-// the schema script is about to use again.
-func setAside(tx *sql.Tx, table string) error {
-	rows, err := tx.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, table)
-	if err != nil {
-		return err
-	}
-	indexes, err := collectRows(rows, func(scan func(...any) error) (name string, err error) {
-		err = scan(&name)
-		return name, err
-	})
-	if err != nil {
-		return err
-	}
-	for _, name := range indexes {
-		if _, err := tx.Exec(`DROP INDEX "` + name + `"`); err != nil {
-			return err
-		}
-	}
-	_, err = tx.Exec(`ALTER TABLE ` + table + ` RENAME TO ` + table + `_old`)
-	return err
 }
 
 // writerBusyTimeout is how long, in milliseconds, a connection waits for

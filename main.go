@@ -153,10 +153,7 @@ func (a *App) open(ctx context.Context) error {
 	if a.cfg.VisionAPIKey != "" {
 		a.vision = NewVisionClient(a.cfg.VisionEndpoint, a.cfg.VisionAPIKey)
 	}
-	q, err := OpenQueue(a.db, QueueOptions{Attempts: a.cfg.Attempts, Backoff: a.cfg.Backoff, Lease: a.cfg.Lease})
-	if err != nil {
-		return err
-	}
+	q := OpenQueue(a.db, QueueOptions{Attempts: a.cfg.Attempts, Backoff: a.cfg.Backoff, Lease: a.cfg.Lease})
 	a.queue = q
 	if a.cfg.DatabaseURL != "" {
 		err = a.openPostgres(ctx)
@@ -190,11 +187,7 @@ func (a *App) open(ctx context.Context) error {
 }
 
 func (a *App) openEmbedded() error {
-	store, err := OpenSQLiteStore(a.db)
-	if err != nil {
-		return err
-	}
-	a.store = store
+	a.store = OpenSQLiteStore(a.db)
 	a.gate = NewStoreGate(a.life, func(context.Context) error { return nil }, a.log)
 	return nil
 }

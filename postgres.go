@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-//go:embed postgres.sql
-var postgresMigration string
-
-// PostgresStore writes results to Supabase Postgres (SPEC §6). Rows for
+// PostgresStore writes results to Supabase Postgres. Rows for
 // jobs, posts and users must exist: the app creates them, hookd only adds
 // its columns and tables. Each method is one round trip or one short
 // transaction, and safe to repeat.
@@ -72,13 +68,10 @@ func redactURLError(err error) error {
 // Close closes the pool.
 func (s *PostgresStore) Close() { s.pool.Close() }
 
-// Migrate applies hookd's DDL in one transaction. It is idempotent.
+// Migrate applies the migrations the database lacks (see migrations.go),
+// each in its own transaction; run again, it does nothing.
 func (s *PostgresStore) Migrate(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, postgresMigration, pgx.QueryExecModeSimpleProtocol)
-		return err
-	})
-	if err != nil {
+	if err := migratePostgres(ctx, s.pool, postgresMigrations); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

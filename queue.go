@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 )
 
-// The three queues (SPEC §3).
+// The three queues.
 const (
 	QueueJobs     = "job-analysis"
 	QueuePosts    = "post-moderation"
@@ -20,7 +19,7 @@ const (
 // QueueNames lists the queues in the order health reports them.
 var QueueNames = []string{QueueJobs, QueuePosts, QueueActivity}
 
-// Job states (SPEC §4).
+// Job states.
 const (
 	StateWaiting   = "waiting"
 	StateActive    = "active"
@@ -28,9 +27,6 @@ const (
 	StateCompleted = "completed"
 	StateFailed    = "failed"
 )
-
-//go:embed queue.sql
-var queueSchema string
 
 // Job is one claimed unit of work. Attempt identifies the claim: acks
 // carry it, so a worker whose lease expired and was re-claimed by someone
@@ -70,11 +66,8 @@ type QueueOptions struct {
 	Lease    time.Duration // how long a claim lasts before the reaper takes it back
 }
 
-// OpenQueue applies the queue schema.
-func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
-	if err := db.ApplySchema(queueSchema, map[string]string{"queue_jobs": "processing_id"}); err != nil {
-		return nil, fmt.Errorf("apply queue schema: %w", err)
-	}
+// OpenQueue returns the queue held in db.
+func OpenQueue(db *DB, opt QueueOptions) *Queue {
 	q := &Queue{
 		db:       db,
 		ready:    make(map[string]chan struct{}, len(QueueNames)),
@@ -87,7 +80,7 @@ func OpenQueue(db *DB, opt QueueOptions) (*Queue, error) {
 	for _, name := range QueueNames {
 		q.ready[name] = make(chan struct{}, 1)
 	}
-	return q, nil
+	return q
 }
 
 // Ready returns a channel that receives a value after a commit makes a job

@@ -30,10 +30,7 @@ func openTestQueue(t testing.TB, opt QueueOptions) (*DB, *Queue) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := OpenQueue(db, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := OpenQueue(db, opt)
 	t.Cleanup(func() { db.Close() })
 	return db, q
 }
@@ -218,7 +215,7 @@ func TestReapOnLastAttemptFails(t *testing.T) {
 func TestRecoverAbandonedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	db, _ := OpenDB(dir)
-	q, _ := OpenQueue(db, testQueueOptions)
+	q := OpenQueue(db, testQueueOptions)
 	mustEnqueue(t, q, QueuePosts, "p-1")
 	mustClaimOne(t, q, QueuePosts)
 	db.Close()
@@ -228,10 +225,7 @@ func TestRecoverAbandonedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	q, err = OpenQueue(db, testQueueOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = OpenQueue(db, testQueueOptions)
 	if n, err := q.RecoverAbandoned(context.Background()); n != 1 || err != nil {
 		t.Fatalf("recovered %d, %v", n, err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -78,23 +77,15 @@ type ActivityRecord struct {
 	At           time.Time
 }
 
-//go:embed store.sql
-var storeSchema string
-
-// SQLiteStore is the embedded results store: the SPEC §6 tables in
-// hookd.db, beside the queue. Rows for jobs, posts and users are created
+// SQLiteStore is the embedded results store: the app's tables and hookd's
+// columns (migrations/sqlite/0002_store.sql) in hookd.db, beside the queue. Rows for jobs, posts and users are created
 // from the payload when absent, since no app writes them first.
 type SQLiteStore struct {
 	db *DB
 }
 
-// OpenSQLiteStore applies the embedded schema.
-func OpenSQLiteStore(db *DB) (*SQLiteStore, error) {
-	if err := db.ApplySchema(storeSchema, map[string]string{"activity_logs": "processing_id"}); err != nil {
-		return nil, fmt.Errorf("apply store schema: %w", err)
-	}
-	return &SQLiteStore{db: db}, nil
-}
+// OpenSQLiteStore returns the store held in db.
+func OpenSQLiteStore(db *DB) *SQLiteStore { return &SQLiteStore{db: db} }
 
 const findCandidatesSQL = `
 SELECT c.id, c.skills, coalesce(c.experience_level, ''), coalesce(c.location, '')

@@ -1,8 +1,11 @@
--- The embedded results store (SPEC §6): the Supabase app's tables plus the
--- columns and tables hookd owns, mirrored with SQLite types — booleans as
--- 0/1, timestamps as RFC 3339 UTC text (fixed width, so they sort as
--- text), arrays as JSON arrays, ids as text. Applied at every start;
--- every statement is idempotent.
+-- hookd.db, migration 2: the embedded results store, the Supabase app's
+-- tables plus the columns and tables hookd owns, mirrored with SQLite
+-- types: booleans as 0/1, timestamps as RFC 3339 UTC text (fixed width,
+-- so they sort as text), arrays as JSON arrays, ids as text.
+--
+-- Created in Postgres mode too, where they stay empty: one file, one
+-- sequence of migrations, so user_version alone says what the file holds.
+-- Idempotent, as 0001_queue.sql and for the same reason.
 
 CREATE TABLE IF NOT EXISTS users (
   id               TEXT PRIMARY KEY,
@@ -93,7 +96,7 @@ CREATE TABLE IF NOT EXISTS activity_logs (
   processing_id TEXT,                            -- unique: see activity_logs_processing_id
   created_at    TEXT NOT NULL
 );
--- Time-ordered, as queue_jobs_processing_id in queue.sql and for the same
+-- Time-ordered, as queue_jobs_processing_id in 0001_queue.sql and for the same
 -- reason; inserts name no conflict target (ON CONFLICT DO NOTHING).
 CREATE UNIQUE INDEX IF NOT EXISTS activity_logs_processing_id ON activity_logs (substr(processing_id, -22, 13), processing_id);
 CREATE INDEX IF NOT EXISTS activity_logs_user ON activity_logs (user_id, created_at);
