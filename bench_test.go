@@ -252,7 +252,7 @@ func completed(b *testing.B, file *sql.DB, queue string) int64 {
 	return done
 }
 
-// BenchmarkTuning measures the settings of sqlite.go's Tuning one at a
+// BenchmarkTuning measures the settings of db.go's Tuning one at a
 // time against the defaults: b.N enqueues from 64 goroutines through the
 // group-commit writer, the accept path without HTTP.
 func BenchmarkTuning(b *testing.B) {

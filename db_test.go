@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -29,6 +31,57 @@ func TestStatusLookupUsesTheIndex(t *testing.T) {
 	}
 	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX queue_jobs_processing_id") {
 		t.Errorf("plan %q does not use queue_jobs_processing_id", got)
+	}
+}
+
+// A write that rode in a transaction that failed runs again alone; the
+// value WriteResult returns is the second run's, whose transaction
+// committed, not the first's.
+func TestWriteResultComesFromTheCommittedRun(t *testing.T) {
+	db, _ := openTestQueue(t, testQueueOptions)
+	ctx := context.Background()
+	if err := db.Write(ctx, func(tx *WriteTx) error {
+		_, err := tx.Exec(`CREATE TABLE runs (n INTEGER)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
+	<-inside // the writer is busy: the next two writes share the next transaction
+	waitQueued := func(n int) {
+		for len(db.ops) < n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var runs atomic.Int64
+	type result struct {
+		n   int64
+		err error
+	}
+	counted := make(chan result, 1)
+	go func() {
+		n, err := WriteResult(ctx, db, func(tx *WriteTx) (int64, error) {
+			n := runs.Add(1)
+			_, err := tx.Exec(`INSERT INTO runs (n) VALUES (?)`, n)
+			return n, err
+		})
+		counted <- result{n, err}
+	}()
+	waitQueued(1)
+	failed := make(chan error, 1)
+	go func() { failed <- db.Write(ctx, func(*WriteTx) error { return errors.New("a bad write") }) }()
+	waitQueued(2)
+	close(release)
+	if err := <-failed; err == nil {
+		t.Fatal("the bad write succeeded")
+	}
+	r := <-counted
+	if r.err != nil || runs.Load() != 2 || r.n != 2 {
+		t.Fatalf("WriteResult returned %d, %v after %d runs; want 2, the committed run's", r.n, r.err, runs.Load())
+	}
+	if got := queryString(t, inspect(t, db), `SELECT group_concat(n) FROM runs`); got != "2" {
+		t.Errorf("rows %q, want only the committed run's", got)
 	}
 }
 

@@ -78,8 +78,9 @@ type ActivityRecord struct {
 }
 
 // SQLiteStore is the embedded results store: the app's tables and hookd's
-// columns (migrations/sqlite/0002_store.sql) in hookd.db, beside the queue. Rows for jobs, posts and users are created
-// from the payload when absent, since no app writes them first.
+// columns (migrations/sqlite/0002_store.sql) in hookd.db, beside the
+// queue. Rows for jobs, posts and users are created from the payload when
+// absent, since no app writes them first.
 type SQLiteStore struct {
 	db *DB
 }
