@@ -94,10 +94,7 @@ func (a *App) open(ctx context.Context) error {
 }
 
 func (a *App) openEmbedded(ctx context.Context) error {
-	store, err := OpenSQLiteStore(a.db)
-	if err != nil {
-		return err
-	}
+	store := OpenSQLiteStore(a.db)
 	a.store = store
 	a.gate = NewStoreGate(a.life, store.Ping, a.log)
 	if a.cfg.Demo {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -154,7 +155,7 @@ func BenchmarkClaimAck(b *testing.B) {
 func enqueueMany(b *testing.B, q *Queue, ids []string) {
 	errs := make(chan error, len(ids))
 	for _, id := range ids {
-		go func() { errs <- q.Enqueue(context.Background(), QueueActivityScoring, id, []byte(`{}`), time.Now()) }()
+		go func() { errs <- enqueue(context.Background(), q, QueueActivityScoring, id, []byte(`{}`), time.Now()) }()
 	}
 	for range ids {
 		if err := <-errs; err != nil {
@@ -205,7 +206,8 @@ func benchDrain(b *testing.B, app *App) {
 	cpu := cpuTime()
 	b.ResetTimer()
 	go func() { done <- app.RunWorkers(stop, context.Background()) }()
-	for completed(b, app.queue, QueueActivityScoring) < int64(b.N) {
+	file := inspect(b, app.db)
+	for completed(b, file, QueueActivityScoring) < int64(b.N) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.StopTimer()
@@ -229,7 +231,7 @@ func queueActivities(b *testing.B, q *Queue, n int) {
 				task, _ := json.Marshal(ActivityTask{UserID: user, Action: "like",
 					TargetID: benchUUID(2, j), TargetType: "post", OccurredAt: at})
 				now := time.Now()
-				errs <- q.Enqueue(context.Background(), QueueActivityScoring, newProcessingID("activity", user, now), task, now)
+				errs <- enqueue(context.Background(), q, QueueActivityScoring, newProcessingID("activity", user, now), task, now)
 			}()
 		}
 		for range k {
@@ -242,9 +244,9 @@ func queueActivities(b *testing.B, q *Queue, n int) {
 
 // completed reads a queue's cumulative counts alone: counting the live
 // states as health does would cost the benchmark more than the work.
-func completed(b *testing.B, q *Queue, queue string) int64 {
+func completed(b *testing.B, file *sql.DB, queue string) int64 {
 	var done, failed int64
-	err := q.db.R.QueryRow(`SELECT completed, failed FROM queue_stats WHERE queue = ?`, queue).Scan(&done, &failed)
+	err := file.QueryRow(`SELECT completed, failed FROM queue_stats WHERE queue = ?`, queue).Scan(&done, &failed)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func completed(b *testing.B, q *Queue, queue string) int64 {
 	return done
 }
 
-// BenchmarkTuning measures the settings of sqlite.go's Tuning one at a
+// BenchmarkTuning measures the settings of db.go's Tuning one at a
 // time against the defaults: b.N enqueues from 64 goroutines through the
 // group-commit writer, the accept path without HTTP.
 func BenchmarkTuning(b *testing.B) {
@@ -293,7 +295,7 @@ func benchEnqueue(b *testing.B, t Tuning) {
 	measureParallel(b, 32, "enqueues/s", func() error { // 64 writers on 2 CPUs
 		now := time.Now()
 		id := newProcessingID("activity", "u"+strconv.FormatInt(seq.Add(1), 10), now)
-		return q.Enqueue(context.Background(), QueueActivityScoring, id, payload, now)
+		return enqueue(context.Background(), q, QueueActivityScoring, id, payload, now)
 	})
 }
 

@@ -66,6 +66,9 @@ func (c captureTrigger) ddl() string {
 func (s *PostgresStore) AttachCapture(ctx context.Context, kinds []Kind) ([]string, error) {
 	var attached []string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, migrateLockSQL); err != nil { // two migrates at once
+			return fmt.Errorf("lock: %w", err)
+		}
 		for _, c := range captureTriggers(kinds) {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{"public", c.table}.Sanitize()).Scan(&exists); err != nil {

@@ -18,7 +18,7 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 	db, q := openTestQueue(t, testQueueOptions)
 	ctx := context.Background()
 	inside, release := make(chan struct{}), make(chan struct{})
-	go q.write(ctx, "", func(*WriteTx) error { close(inside); <-release; return nil })
+	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
 	<-inside // the writer is busy: what comes now waits for the next batch
 	type result struct {
 		id        string
@@ -29,7 +29,7 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 	results := make(chan result, copies)
 	for i := range copies {
 		go func() {
-			id, dup, err := q.EnqueueOnce(ctx, QueueActivityScoring, "webhook-id:msg_1", fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now())
+			id, dup, err := enqueueOnce(ctx, q, QueueActivityScoring, "webhook-id:msg_1", fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now())
 			results <- result{id, dup, err}
 		}()
 	}
@@ -51,7 +51,7 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 	if first != 1 || len(ids) != 1 {
 		t.Fatalf("%d copies enqueued, %d distinct processingIds; want 1 and 1", first, len(ids))
 	}
-	if n := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs`); n != 1 {
+	if n := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_jobs`); n != 1 {
 		t.Fatalf("%d jobs, want 1", n)
 	}
 	for id := range ids {
@@ -199,13 +199,9 @@ func TestDeliveryKeys(t *testing.T) {
 	if r := send("/api/jobs/analyze", `{"jobId":"job-k"}`, idem("k-8")); r.Status != http.StatusBadRequest {
 		t.Fatalf("invalid body: %d %s", r.Status, r.Raw)
 	}
-	if _, err := a.db.W.Exec(`PRAGMA query_only = ON`); err != nil {
-		t.Fatal(err)
-	}
+	setWriterReadOnly(t, a.db, true)
 	r := send("/api/jobs/analyze", job, idem("k-9"))
-	if _, err := a.db.W.Exec(`PRAGMA query_only = OFF`); err != nil {
-		t.Fatal(err)
-	}
+	setWriterReadOnly(t, a.db, false)
 	if r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("during a commit failure: %d %s", r.Status, r.Raw)
 	}
@@ -258,7 +254,7 @@ func TestDeliveryKeysExpire(t *testing.T) {
 	now := time.Now()
 	enqueue := func(key, id string, at time.Time) bool {
 		t.Helper()
-		_, dup, err := q.EnqueueOnce(ctx, QueuePostModeration, key, id, []byte(`{}`), at)
+		_, dup, err := enqueueOnce(ctx, q, QueuePostModeration, key, id, []byte(`{}`), at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +264,7 @@ func TestDeliveryKeysExpire(t *testing.T) {
 	enqueue("idempotency-key:recent", "p-2", now.Add(-DeliveryKeyTTL+time.Minute))
 	m := &Maintenance{Queue: q, Lease: time.Minute, Retention: time.Hour, Log: testLogger()}
 	m.prune(ctx, now)
-	if n := queryInt(t, db.R, `SELECT count(*) FROM queue_deliveries`); n != 1 {
+	if n := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_deliveries`); n != 1 {
 		t.Fatalf("%d keys left, want only the recent one", n)
 	}
 	if enqueue("idempotency-key:old", "p-3", now) {

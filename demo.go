@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -31,33 +30,23 @@ VALUES (?, ?, ?, ?, ?, ?)`
 // LoadDemoData fills an empty candidates table with synthetic candidates,
 // always the same ones (fixed seed). It does nothing when candidates exist.
 func LoadDemoData(ctx context.Context, db *DB) (int, error) {
-	var n int
-	if err := db.R.QueryRowContext(ctx, `SELECT count(*) FROM candidates`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count candidates: %w", err)
-	}
-	if n > 0 {
-		return 0, nil
-	}
-	tx, err := db.W.BeginTx(ctx, nil)
+	n, err := WriteResult(ctx, db, func(tx *WriteTx) (int, error) {
+		var existing int
+		if err := tx.QueryRow(`SELECT count(*) FROM candidates`).Scan(&existing); err != nil {
+			return 0, fmt.Errorf("count candidates: %w", err)
+		}
+		if existing > 0 {
+			return 0, nil
+		}
+		return demoCandidates, insertDemoCandidates(tx)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("load demo data: %w", err)
 	}
-	defer tx.Rollback()
-	if err := insertDemoCandidates(ctx, tx); err != nil {
-		return 0, fmt.Errorf("load demo data: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("load demo data: %w", err)
-	}
-	return demoCandidates, nil
+	return n, nil
 }
 
-func insertDemoCandidates(ctx context.Context, tx *sql.Tx) error {
-	stmt, err := tx.PrepareContext(ctx, insertDemoCandidateSQL)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+func insertDemoCandidates(tx *WriteTx) error {
 	rng := rand.New(rand.NewPCG(2024, 1))
 	created := timeText(time.Date(2024, 1, 15, 10, 30, 0, 0, time.UTC))
 	for i := range demoCandidates {
@@ -65,7 +54,7 @@ func insertDemoCandidates(ctx context.Context, tx *sql.Tx) error {
 		for k := range skills {
 			skills[k] = demoSkills[rng.IntN(len(demoSkills))]
 		}
-		_, err := stmt.ExecContext(ctx, fmt.Sprintf("demo-candidate-%04d", i+1), fmt.Sprintf("Demo Candidate %d", i+1),
+		_, err := tx.Exec(insertDemoCandidateSQL, fmt.Sprintf("demo-candidate-%04d", i+1), fmt.Sprintf("Demo Candidate %d", i+1),
 			jsonText(skills), demoLevels[rng.IntN(len(demoLevels))], demoLocations[rng.IntN(len(demoLocations))], created)
 		if err != nil {
 			return err

@@ -195,18 +195,19 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, k Kind, a Accep
 		return
 	}
 	processingID := newProcessingID(k.Prefix, a.ID, received)
-	id, duplicate, err := s.Queue.EnqueueOnce(r.Context(), k.Queue, key, processingID, payload, received)
+	done, err := s.Queue.Enqueue(r.Context(), NewJob{Queue: k.Queue, ProcessingID: processingID, Payload: payload, ReceivedAt: received, Key: key})
 	if err != nil {
 		s.Log.Error("enqueue failed", "queue", k.Queue, "processingId", processingID, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Queue unavailable: the webhook was not accepted, retry later", nil)
 		return
 	}
-	if duplicate {
-		s.Log.Info("duplicate delivery answered with the first one's job", "queue", k.Queue, "processingId", id, "deliveryKey", key)
+	e := done[0]
+	if e.Duplicate {
+		s.Log.Info("duplicate delivery answered with the first one's job", "queue", k.Queue, "processingId", e.ProcessingID, "deliveryKey", key)
 	}
 	reply := a.Reply
-	reply.Success, reply.Message, reply.ProcessingID, reply.Duplicate = true, k.Queued, id, duplicate
+	reply.Success, reply.Message, reply.ProcessingID, reply.Duplicate = true, k.Queued, e.ProcessingID, e.Duplicate
 	writeJSON(w, http.StatusOK, reply)
 }
 

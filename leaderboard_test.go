@@ -213,10 +213,7 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	store, err := OpenSQLiteStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := OpenSQLiteStore(db)
 	var got []ActivityEvent
 	p := &Processor{Store: store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now,
 		Recorded: func(e []ActivityEvent) { got = append(got, e...) }}

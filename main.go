@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"time"
 	_ "time/tzdata" // ACTIVITY_TIMEZONE works in a scratch container too
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func main() {
@@ -85,12 +87,19 @@ func runMigrate(ctx context.Context, url string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := pg.Migrate(ctx); err != nil {
-		return fmt.Errorf("%w (the app's tables users, candidates, jobs and posts must exist first)", err)
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			return fmt.Errorf("%w (the app's tables users, candidates, jobs and posts must exist first)", err)
+		}
+		return err
 	}
 	if err := pg.CheckSchema(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "hookd migrate: the schema is up to date")
+	tables, err := pg.AttachCapture(ctx, Kinds)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "hookd migrate: the schema is up to date; capturing the row events of", strings.Join(tables, ", "))
 	return nil
 }
 

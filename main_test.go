@@ -290,7 +290,7 @@ func TestGuideExamples(t *testing.T) {
 	if code != http.StatusOK || h.Status != "ok" {
 		t.Errorf("health %d %+v", code, h)
 	}
-	for _, q := range queueNames(Kinds) {
+	for _, q := range []string{QueueJobAnalysis, QueuePostModeration, QueueActivityScoring} {
 		if c := h.Queues[q]; c.Completed != 1 || c.Failed != 0 {
 			t.Errorf("health %s: %+v, want 1 completed", q, c)
 		}
@@ -402,11 +402,7 @@ func TestChunkedBodyTooLarge(t *testing.T) {
 // (never 200) and health says unavailable; when it can again, both recover.
 func TestQueueCommitFailureAnswers503(t *testing.T) {
 	a := startApp(t, nil)
-	// The writer pool has exactly one connection: this makes every write fail
-	// as a full or read-only disk would.
-	if _, err := a.db.W.Exec(`PRAGMA query_only = ON`); err != nil {
-		t.Fatal(err)
-	}
+	setWriterReadOnly(t, a.db, true)
 	r := a.post(t, "/api/activity/score", `{"userId":"u1","action":"like"}`)
 	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || r.Body["success"] != false {
 		t.Fatalf("during a commit failure: %d %v %s, want 503 with Retry-After", r.Status, r.Header, r.Raw)
@@ -414,9 +410,7 @@ func TestQueueCommitFailureAnswers503(t *testing.T) {
 	if code, h := a.health(t); code != http.StatusServiceUnavailable || h.Status != "unavailable" || h.Queue == "" {
 		t.Errorf("health during a commit failure: %d %+v", code, h)
 	}
-	if _, err := a.db.W.Exec(`PRAGMA query_only = OFF`); err != nil {
-		t.Fatal(err)
-	}
+	setWriterReadOnly(t, a.db, false)
 	id := a.mustAccept(t, "/api/activity/score", `{"userId":"u1","action":"like"}`)
 	a.waitDrained(t)
 	if code, h := a.health(t); code != http.StatusOK || h.Status != "ok" {
@@ -466,7 +460,7 @@ func TestActivityScoringEndToEnd(t *testing.T) {
 	out, err := a.store.RecordActivities(context.Background(), []ActivityRecord{{
 		ProcessingID: like, UserID: "user-42", Action: "like", Points: 8, At: time.Now(),
 	}})
-	if err != nil || out[0] != (ActivityOutcome{}) {
+	if err != nil || out[0] != (Recorded{}) {
 		t.Fatalf("re-run: %+v err=%v, want a no-op", out, err)
 	}
 	if s := queryInt(t, db, `SELECT engagement_score FROM users WHERE id = 'user-42'`); s != 18 {
@@ -479,7 +473,8 @@ func TestActivityScoringEndToEnd(t *testing.T) {
 // the job's matches instead of adding to them.
 func TestJobAnalysisEndToEnd(t *testing.T) {
 	a := startApp(t, nil)
-	_, err := a.db.W.Exec(`
+	db := openFile(t, a.cfg.DataDir)
+	_, err := db.Exec(`
 INSERT INTO candidates (id, skills, experience_level, location, created_at) VALUES
  ('c-100', '["golang","Postgres","Docker","Kubernetes"]', 'Senior', 'Paris', '2024-01-01T00:00:00.000Z'),
  ('c-45',  '["Go","PostgreSQL"]', 'Mid', 'Lyon', '2024-01-01T00:00:00.000Z'),
@@ -490,7 +485,6 @@ INSERT INTO candidates (id, skills, experience_level, location, created_at) VALU
 	}
 	job := `{"jobId":"job-go","title":"Backend engineer","description":"Our stack","location":"Paris, France",
 		"requiredSkills":["Go","PostgreSQL","Docker","Kubernetes"],"experienceLevel":"Senior"}`
-	db := openFile(t, a.cfg.DataDir)
 	scores := func() map[string]int {
 		rows, err := db.Query(`SELECT candidate_id, match_score FROM job_matches WHERE job_id = 'job-go'`)
 		if err != nil {
@@ -535,7 +529,7 @@ INSERT INTO candidates (id, skills, experience_level, location, created_at) VALU
 	}
 
 	// The candidate who was a match loses the skills: re-analysis deletes the stale row.
-	if _, err := a.db.W.Exec(`UPDATE candidates SET skills = '["Java"]' WHERE id = 'c-45'`); err != nil {
+	if _, err := db.Exec(`UPDATE candidates SET skills = '["Java"]' WHERE id = 'c-45'`); err != nil {
 		t.Fatal(err)
 	}
 	a.mustAccept(t, "/api/jobs/analyze", job)

@@ -146,7 +146,7 @@ func (o *Outbox) Pull(ctx context.Context) (int, error) {
 				jobs = append(jobs, j)
 			}
 		}
-		if _, err := o.Queue.EnqueueJobs(ctx, jobs); err != nil {
+		if _, err := o.Queue.Enqueue(ctx, jobs...); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, deleteOutboxSQL, ids); err != nil {

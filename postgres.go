@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-//go:embed postgres.sql
-var postgresMigration string
-
-// PostgresStore writes results to Supabase Postgres (SPEC §6). Rows for
+// PostgresStore writes results to Supabase Postgres. Rows for
 // jobs, posts and users must exist: the app creates them, hookd only adds
 // its columns and tables. Each method is one round trip or one short
 // transaction, and safe to repeat.
@@ -72,13 +68,10 @@ func redactURLError(err error) error {
 // Close closes the pool.
 func (s *PostgresStore) Close() { s.pool.Close() }
 
-// Migrate applies hookd's DDL in one transaction. It is idempotent.
+// Migrate applies the migrations the database lacks (see migrations.go),
+// each in its own transaction; run again, it does nothing.
 func (s *PostgresStore) Migrate(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, postgresMigration, pgx.QueryExecModeSimpleProtocol)
-		return err
-	})
-	if err != nil {
+	if err := migratePostgres(ctx, s.pool, postgresMigrations); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
@@ -132,6 +125,25 @@ func (s *PostgresStore) CheckSchema(ctx context.Context) error {
 		slices.Sort(missing)
 		return fmt.Errorf("%w: the database lacks %s: run `hookd migrate` with the same DATABASE_URL",
 			ErrSchema, strings.Join(missing, ", "))
+	}
+	return s.checkVersion(ctx)
+}
+
+// checkVersion verifies that every migration this hookd knows has run:
+// the outbox, for one, comes with migration 2.
+func (s *PostgresStore) checkVersion(ctx context.Context) error {
+	var version int
+	err := s.pool.QueryRow(ctx, postgresVersionSQL).Scan(&version)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		version, err = 0, nil
+	}
+	if err != nil {
+		return classifyPG(fmt.Errorf("check schema version: %w", err))
+	}
+	if version < len(postgresMigrations) {
+		return fmt.Errorf("%w: the database has hookd's migrations up to %d of %d: run `hookd migrate` with the same DATABASE_URL",
+			ErrSchema, version, len(postgresMigrations))
 	}
 	return nil
 }
@@ -269,7 +281,7 @@ WHERE id = $1::uuid`
 
 // SaveModeration writes the outcome on the post; a missing post is a
 // permanent failure.
-func (s *PostgresStore) SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error {
+func (s *PostgresStore) SaveModeration(ctx context.Context, p PostTask, m ModerationRecord) error {
 	tag, err := s.pool.Exec(ctx, moderatePostPG, p.PostID, m.Status != StatusApproved, m.Reason, m.Status, m.At)
 	if err != nil {
 		return classifyPG(fmt.Errorf("save moderation %s: %w", p.PostID, err))
@@ -317,12 +329,12 @@ SELECT processing_id FROM logged`
 // batch again one statement per record. If the database goes away midway
 // through the records, the ones written keep their outcome and the rest
 // get the error, so that the written ones still reach the leaderboard.
-func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
+func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
 	out, err := s.recordBatch(ctx, recs)
 	if err == nil || !IsPermanent(err) || len(recs) == 1 {
 		return out, err
 	}
-	out = make([]ActivityOutcome, len(recs))
+	out = make([]Recorded, len(recs))
 	for i, a := range recs {
 		one, err := s.recordBatch(ctx, []ActivityRecord{a})
 		switch {
@@ -341,7 +353,7 @@ func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRec
 }
 
 // recordBatch writes recs in one statement and one round trip.
-func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
+func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
 	n := len(recs)
 	users, actions, types, targets, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	points, at := make([]int32, n), make([]time.Time, n)
@@ -361,7 +373,7 @@ func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) 
 	for _, id := range logged {
 		isNew[id] = true
 	}
-	out := make([]ActivityOutcome, n)
+	out := make([]Recorded, n)
 	for i, a := range recs {
 		out[i].Applied = isNew[a.ProcessingID]
 	}

@@ -125,6 +125,8 @@ SELECT string_agg(x, E'\n' ORDER BY x) FROM (
 	return s
 }
 
+// A fresh database gets every migration, recorded; a second migrate
+// changes nothing, not even the record.
 func TestPostgresMigrateTwice(t *testing.T) {
 	dbURL := freshDatabase(t)
 	c := connect(t, dbURL)
@@ -136,11 +138,22 @@ func TestPostgresMigrateTwice(t *testing.T) {
 	if once == before {
 		t.Fatal("the first migrate changed nothing")
 	}
+	if v := pgVersions(t, dbURL); v != allPostgresVersions() {
+		t.Errorf("versions recorded %q, want %q", v, allPostgresVersions())
+	}
+	const appliedSQL = `SELECT string_agg(applied_at::text, ',' ORDER BY version) FROM hookd.schema_migrations`
+	var applied, reapplied string
+	if err := c.QueryRow(context.Background(), appliedSQL).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
 	if err := runMigrate(context.Background(), dbURL, io.Discard); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	if twice := schemaSnapshot(t, c); twice != once {
 		t.Errorf("the second migrate changed the schema:\n%s\n---\n%s", once, twice)
+	}
+	if err := c.QueryRow(context.Background(), appliedSQL).Scan(&reapplied); err != nil || reapplied != applied {
+		t.Errorf("the second migrate applied again: %s, then %s (%v)", applied, reapplied, err)
 	}
 	for _, table := range []string{"job_matches", "activity_logs"} {
 		if pgInt(t, c, `SELECT count(*) FROM information_schema.tables WHERE table_name = $1`, table) != 1 {
@@ -165,7 +178,7 @@ func TestPostgresMigrateWithoutAppTablesFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "must exist first") {
 		t.Fatalf("migrate on an empty database: %v, want a failure saying the app's tables must exist", err)
 	}
-	if n := pgInt(t, connect(t, u.String()), `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'`); n != 0 {
+	if n := pgInt(t, connect(t, u.String()), `SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('public', 'hookd')`); n != 0 {
 		t.Errorf("a failed migrate left %d tables behind: it must run in one transaction", n)
 	}
 }
@@ -319,7 +332,7 @@ func TestPostgresActivityAndModeration(t *testing.T) {
 		t.Errorf("last_activity_at %v %v", last, err)
 	}
 	out, err := a.store.RecordActivities(context.Background(), []ActivityRecord{{ProcessingID: like, UserID: userA, Action: "like", Points: 8, At: time.Now()}})
-	if err != nil || out[0] != (ActivityOutcome{}) {
+	if err != nil || out[0] != (Recorded{}) {
 		t.Fatalf("re-run of %s: %+v err=%v, want a no-op", like, out, err)
 	}
 	check("after a re-run")

@@ -100,7 +100,7 @@ func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 		return nil, err
 	}
 	m := p.Moderator.Moderate(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, images)
-	outcome := ModerationOutcome{Status: m.Status, Reason: strings.Join(m.Reasons, "; "), At: p.Now()}
+	outcome := ModerationRecord{Status: m.Status, Reason: strings.Join(m.Reasons, "; "), At: p.Now()}
 	if err := p.Store.SaveModeration(ctx, t, outcome); err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Result {
 }
 
 // logScored logs each recorded activity at debug level.
-func (p *Processor) logScored(ctx context.Context, recs []ActivityRecord, recorded []ActivityOutcome) {
+func (p *Processor) logScored(ctx context.Context, recs []ActivityRecord, recorded []Recorded) {
 	if !p.Log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 )
 
-// Job states (SPEC §4).
+// Job states.
 const (
 	StateWaiting   = "waiting"
 	StateActive    = "active"
@@ -18,9 +17,6 @@ const (
 	StateCompleted = "completed"
 	StateFailed    = "failed"
 )
-
-//go:embed queue.sql
-var queueSchema string
 
 // Job is one claimed unit of work. Attempt identifies the claim: acks
 // carry it, so a worker whose lease expired and was re-claimed by someone
@@ -61,12 +57,10 @@ type QueueOptions struct {
 	Lease    time.Duration // how long a claim lasts before the reaper takes it back
 }
 
-// OpenQueue applies the queue schema and readies the named queues: each
-// gets its row of cumulative counts.
+// OpenQueue readies the named queues of db: each gets its row of
+// cumulative counts, so that health reports every queue from its first
+// start.
 func OpenQueue(ctx context.Context, db *DB, names []string, opt QueueOptions) (*Queue, error) {
-	if err := db.ApplySchema(queueSchema, map[string]string{"queue_jobs": "processing_id"}); err != nil {
-		return nil, fmt.Errorf("apply queue schema: %w", err)
-	}
 	err := db.Write(ctx, func(tx *WriteTx) error {
 		for _, name := range names {
 			if _, err := tx.Exec(addQueueSQL, name); err != nil {
@@ -102,23 +96,21 @@ func (q *Queue) Ready(queue string) <-chan struct{} { return q.ready[queue] }
 
 func (q *Queue) wake(queue string) { notify(q.ready[queue]) }
 
-// write runs fn in the next group commit and, once committed, wakes the
-// workers of the wake queue, if any.
-func (q *Queue) write(ctx context.Context, wake string, fn func(tx *WriteTx) error) error {
-	err := q.db.Write(ctx, fn)
-	if err == nil && wake != "" {
-		q.wake(wake)
-	}
-	return err
-}
-
 // CommitError says why the last commit to hookd.db failed, "" when it
 // succeeded.
 func (q *Queue) CommitError() string { return q.db.CommitError() }
 
+// A processingId seen before adds nothing (see Enqueue).
 const enqueueSQL = `
 INSERT INTO queue_jobs (processing_id, queue, payload, max_attempts, run_at, received_at)
-VALUES (?, ?, ?, ?, ?, ?)`
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING`
+
+// A job that can never run is added failed, with its reason.
+const enqueueFailedSQL = `
+INSERT INTO queue_jobs (processing_id, queue, state, payload, max_attempts, run_at, received_at, finished_at, last_error)
+VALUES (?1, ?2, 'failed', ?3, ?4, ?5, ?5, ?5, ?6)
+ON CONFLICT DO NOTHING`
 
 // A delivery key is claimed by the first job that inserts it; a repeat
 // inserts nothing and reads the first one's processingId.
@@ -133,40 +125,86 @@ const deliveryJobSQL = `SELECT processing_id FROM queue_deliveries WHERE queue =
 // arrives later is a new job.
 const DeliveryKeyTTL = 24 * time.Hour
 
-// Enqueue durably adds a job. It returns only after the transaction that
-// holds the job has been committed to disk.
-func (q *Queue) Enqueue(ctx context.Context, queue, processingID string, payload []byte, receivedAt time.Time) error {
-	_, _, err := q.EnqueueOnce(ctx, queue, "", processingID, payload, receivedAt)
-	return err
+// NewJob is a job to add to a queue.
+type NewJob struct {
+	Queue        string
+	ProcessingID string
+	Payload      []byte
+	ReceivedAt   time.Time
+	// Key names the delivery within the queue, for a sender that may
+	// repeat it: a webhook-id, an Idempotency-Key, a row event, an outbox
+	// id. "" means none: always a new job.
+	Key string
+	// Failed, when set, adds the job already failed for this reason: an
+	// event that can never become work, kept where an operator looks.
+	Failed string
 }
 
-// EnqueueOnce is Enqueue for a delivery its sender may repeat. key names
-// the delivery within the queue ("" = no key: always a new job). The first
-// delivery of a key adds the job under processingID; a repeat adds nothing
-// and returns the first one's processingId with duplicate set. The key is
-// written in the job's own transaction, so two copies folded into the
-// same group commit are told apart too: the second sees the first's row.
-func (q *Queue) EnqueueOnce(ctx context.Context, queue, key, processingID string, payload []byte, receivedAt time.Time) (id string, duplicate bool, err error) {
-	ms := receivedAt.UnixMilli()
-	err = q.write(ctx, queue, func(tx *WriteTx) error {
-		id, duplicate = processingID, false
-		if key != "" {
-			res, err := tx.Exec(insertDeliverySQL, queue, key, processingID, ms)
+// Enqueued is what became of a NewJob.
+type Enqueued struct {
+	ProcessingID string // the job's; a duplicate's is the first delivery's
+	Duplicate    bool   // the key, or the processingId, was seen before: nothing was added
+}
+
+// Enqueue durably adds jobs, all in one transaction, and returns once it
+// has been committed to disk. The first delivery of a key adds its job; a
+// repeat within DeliveryKeyTTL adds nothing and is answered with the first
+// one's processingId. A processingId already in the queue adds nothing
+// either. The key is written in the job's own transaction, so two copies
+// folded into the same group commit are told apart too: the second sees
+// the first's row.
+func (q *Queue) Enqueue(ctx context.Context, jobs ...NewJob) ([]Enqueued, error) {
+	out, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]Enqueued, error) {
+		out := make([]Enqueued, len(jobs))
+		counts := map[string][2]int64{}
+		for i, j := range jobs {
+			e, err := q.insertJob(tx, j)
 			if err != nil {
-				return fmt.Errorf("record delivery key: %w", err)
+				return nil, fmt.Errorf("%s: %w", j.ProcessingID, err)
 			}
-			if rowsAffected(res) == 0 {
-				duplicate = true
-				return tx.QueryRow(deliveryJobSQL, queue, key).Scan(&id)
+			if j.Failed != "" && !e.Duplicate {
+				counts[j.Queue] = [2]int64{0, counts[j.Queue][1] + 1}
 			}
+			out[i] = e
 		}
-		_, err := tx.Exec(enqueueSQL, processingID, queue, payload, q.attempts, ms, ms)
-		return err
+		return out, countOutcomes(tx, counts)
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("enqueue %s: %w", processingID, err)
+		return nil, fmt.Errorf("enqueue: %w", err)
 	}
-	return id, duplicate, nil
+	for i, e := range out {
+		if !e.Duplicate && jobs[i].Failed == "" {
+			q.wake(jobs[i].Queue)
+		}
+	}
+	return out, nil
+}
+
+// insertJob adds one job under its delivery key, if any.
+func (q *Queue) insertJob(tx *WriteTx, j NewJob) (Enqueued, error) {
+	ms := j.ReceivedAt.UnixMilli()
+	if j.Key != "" {
+		res, err := tx.Exec(insertDeliverySQL, j.Queue, j.Key, j.ProcessingID, ms)
+		if err != nil {
+			return Enqueued{}, fmt.Errorf("record delivery key: %w", err)
+		}
+		if rowsAffected(res) == 0 {
+			first := Enqueued{Duplicate: true}
+			err := tx.QueryRow(deliveryJobSQL, j.Queue, j.Key).Scan(&first.ProcessingID)
+			return first, err
+		}
+	}
+	var res sql.Result
+	var err error
+	if j.Failed != "" {
+		res, err = tx.Exec(enqueueFailedSQL, j.ProcessingID, j.Queue, j.Payload, q.attempts, ms, j.Failed)
+	} else {
+		res, err = tx.Exec(enqueueSQL, j.ProcessingID, j.Queue, j.Payload, q.attempts, ms, ms)
+	}
+	if err != nil {
+		return Enqueued{}, err
+	}
+	return Enqueued{ProcessingID: j.ProcessingID, Duplicate: rowsAffected(res) == 0}, nil
 }
 
 // A retry whose time has come goes back to waiting inside the claim
@@ -187,28 +225,22 @@ RETURNING id, processing_id, payload, attempts, max_attempts, received_at`
 
 // Claim leases up to n ready jobs of a queue, oldest first.
 func (q *Queue) Claim(ctx context.Context, queue string, n int) ([]Job, error) {
-	var jobs []Job
-	err := q.write(ctx, "", func(tx *WriteTx) error {
-		jobs = jobs[:0]
+	jobs, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]Job, error) {
 		now := q.now()
 		if _, err := tx.Exec(promoteDueSQL, queue, now.UnixMilli()); err != nil {
-			return fmt.Errorf("promote due retries: %w", err)
+			return nil, fmt.Errorf("promote due retries: %w", err)
 		}
 		rows, err := tx.Query(claimSQL, now.Add(q.lease).UnixMilli(), queue, n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
+		return collectRows(rows, func(scan func(...any) error) (Job, error) {
 			j := Job{Queue: queue}
 			var received int64
-			if err := rows.Scan(&j.ID, &j.ProcessingID, &j.Payload, &j.Attempt, &j.MaxAttempts, &received); err != nil {
-				return err
-			}
+			err := scan(&j.ID, &j.ProcessingID, &j.Payload, &j.Attempt, &j.MaxAttempts, &received)
 			j.ReceivedAt = time.UnixMilli(received)
-			jobs = append(jobs, j)
-		}
-		return rows.Err()
+			return j, err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim %s: %w", queue, err)
@@ -221,7 +253,7 @@ const nextDueSQL = `SELECT min(run_at) FROM queue_jobs WHERE queue = ? AND state
 // NextRetry returns when the earliest delayed job of a queue becomes due.
 func (q *Queue) NextRetry(ctx context.Context, queue string) (time.Time, bool, error) {
 	var ms sql.NullInt64
-	if err := q.db.R.QueryRowContext(ctx, nextDueSQL, queue).Scan(&ms); err != nil {
+	if err := q.db.r.QueryRowContext(ctx, nextDueSQL, queue).Scan(&ms); err != nil {
 		return time.Time{}, false, fmt.Errorf("next retry of %s: %w", queue, err)
 	}
 	return time.UnixMilli(ms.Int64), ms.Valid, nil
@@ -249,6 +281,17 @@ WHERE id = ? AND state = 'active' AND attempts = ?`
 
 const countOutcomesSQL = `
 UPDATE queue_stats SET completed = completed + ?, failed = failed + ? WHERE queue = ?`
+
+// countOutcomes adds to the cumulative counts: per queue, jobs completed
+// and jobs failed.
+func countOutcomes(tx *WriteTx, counts map[string][2]int64) error {
+	for queue, c := range counts {
+		if _, err := tx.Exec(countOutcomesSQL, c[0], c[1], queue); err != nil {
+			return fmt.Errorf("count outcomes: %w", err)
+		}
+	}
+	return nil
+}
 
 // Ack is how one claimed job ended.
 type Ack struct {
@@ -281,14 +324,14 @@ func (a Ack) state() string {
 // fails the job for good. The cumulative counts move in the same
 // transaction.
 func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
-	current := make([]bool, len(acks))
 	now := q.now()
-	err := q.db.Write(ctx, func(tx *WriteTx) error {
+	current, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]bool, error) {
+		current := make([]bool, len(acks))
 		counts := map[string][2]int64{} // queue → completed, failed
 		for i, a := range acks {
 			res, err := q.applyAck(tx, a, now)
 			if err != nil {
-				return fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
+				return nil, fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
 			}
 			current[i] = rowsAffected(res) == 1
 			if !current[i] {
@@ -303,12 +346,7 @@ func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
 			}
 			counts[a.Job.Queue] = c
 		}
-		for queue, c := range counts {
-			if _, err := tx.Exec(countOutcomesSQL, c[0], c[1], queue); err != nil {
-				return fmt.Errorf("count outcomes: %w", err)
-			}
-		}
-		return nil
+		return current, countOutcomes(tx, counts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ack: %w", err)
@@ -352,6 +390,18 @@ func (q *Queue) retryDelay(attempt int) time.Duration {
 	return min(d, q.maxDelay)
 }
 
+// exec runs one statement through the writer and returns how many rows
+// it changed.
+func (q *Queue) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return WriteResult(ctx, q.db, func(tx *WriteTx) (int64, error) {
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return rowsAffected(res), nil
+	})
+}
+
 func rowsAffected(res sql.Result) int64 {
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -373,35 +423,26 @@ RETURNING queue, state`
 // ReapExpired takes back every job whose lease has run out, so a job held
 // by a stuck worker runs again. It returns how many jobs it took back.
 func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
-	n := 0
-	err := q.write(ctx, "", func(tx *WriteTx) error {
-		n = 0
+	type reaped struct{ queue, state string }
+	n, err := WriteResult(ctx, q.db, func(tx *WriteTx) (int, error) {
 		rows, err := tx.Query(reapSQL, q.now().UnixMilli())
 		if err != nil {
-			return err
+			return 0, err
 		}
-		var failed []string
-		for rows.Next() {
-			var queue, state string
-			if err := rows.Scan(&queue, &state); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-			if state == StateFailed {
-				failed = append(failed, queue)
-			}
+		jobs, err := collectRows(rows, func(scan func(...any) error) (j reaped, err error) {
+			err = scan(&j.queue, &j.state)
+			return j, err
+		})
+		if err != nil {
+			return 0, err
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, queue := range failed {
-			if _, err := tx.Exec(countOutcomesSQL, 0, 1, queue); err != nil {
-				return err
+		counts := map[string][2]int64{}
+		for _, j := range jobs {
+			if j.state == StateFailed {
+				counts[j.queue] = [2]int64{0, counts[j.queue][1] + 1}
 			}
 		}
-		return nil
+		return len(jobs), countOutcomes(tx, counts)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reap expired leases: %w", err)
@@ -419,15 +460,7 @@ const recoverSQL = `UPDATE queue_jobs SET state = 'waiting', lease_until = NULL 
 // RecoverAbandoned returns to waiting every job a previous process left
 // active. Call it at start, before any worker claims.
 func (q *Queue) RecoverAbandoned(ctx context.Context) (int, error) {
-	var n int64
-	err := q.write(ctx, "", func(tx *WriteTx) error {
-		res, err := tx.Exec(recoverSQL)
-		if err != nil {
-			return err
-		}
-		n = rowsAffected(res)
-		return nil
-	})
+	n, err := q.exec(ctx, recoverSQL)
 	if err != nil {
 		return 0, fmt.Errorf("recover abandoned jobs: %w", err)
 	}
@@ -472,15 +505,7 @@ func (q *Queue) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, err
 func (q *Queue) pruneBefore(ctx context.Context, query string, cutoff time.Time) (int, error) {
 	total := 0
 	for {
-		var n int64
-		err := q.write(ctx, "", func(tx *WriteTx) error {
-			res, err := tx.Exec(query, cutoff.UnixMilli(), pruneBatch)
-			if err != nil {
-				return err
-			}
-			n = rowsAffected(res)
-			return nil
-		})
+		n, err := q.exec(ctx, query, cutoff.UnixMilli(), pruneBatch)
 		if err != nil {
 			return total, err
 		}
@@ -506,7 +531,7 @@ const statsSQL = `SELECT queue, completed, failed FROM queue_stats`
 // Counts reports every queue's live and cumulative counts, read in one
 // snapshot.
 func (q *Queue) Counts(ctx context.Context) (map[string]QueueCounts, error) {
-	tx, err := q.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := q.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
@@ -565,7 +590,7 @@ var ErrNotFound = errors.New("not found")
 func (q *Queue) Status(ctx context.Context, processingID string) (JobStatus, error) {
 	s := JobStatus{ProcessingID: processingID}
 	var lastErr, result sql.NullString
-	err := q.db.R.QueryRowContext(ctx, statusSQL, processingID).Scan(&s.Queue, &s.State, &s.Attempts, &lastErr, &result)
+	err := q.db.r.QueryRowContext(ctx, statusSQL, processingID).Scan(&s.Queue, &s.State, &s.Attempts, &lastErr, &result)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
 	}

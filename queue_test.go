@@ -30,19 +30,41 @@ func openTestQueue(t testing.TB, opt QueueOptions) (*DB, *Queue) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := openQueueOn(t, db, opt)
+	t.Cleanup(func() { db.Close() })
+	return db, q
+}
+
+// enqueue adds one job without a delivery key.
+func enqueue(ctx context.Context, q *Queue, queue, processingID string, payload []byte, at time.Time) error {
+	_, err := q.Enqueue(ctx, NewJob{Queue: queue, ProcessingID: processingID, Payload: payload, ReceivedAt: at})
+	return err
+}
+
+// enqueueOnce adds one job under a delivery key and says what became of it.
+func enqueueOnce(ctx context.Context, q *Queue, queue, key, processingID string, payload []byte, at time.Time) (string, bool, error) {
+	e, err := q.Enqueue(ctx, NewJob{Queue: queue, ProcessingID: processingID, Payload: payload, ReceivedAt: at, Key: key})
+	if err != nil {
+		return "", false, err
+	}
+	return e[0].ProcessingID, e[0].Duplicate, nil
+}
+
+// openQueueOn opens the queues of Kinds in db.
+func openQueueOn(t testing.TB, db *DB, opt QueueOptions) *Queue {
+	t.Helper()
 	q, err := OpenQueue(context.Background(), db, queueNames(Kinds), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	return db, q
+	return q
 }
 
 var testQueueOptions = QueueOptions{Attempts: 3, Backoff: 10 * time.Millisecond, Lease: time.Minute}
 
 func mustEnqueue(t testing.TB, q *Queue, queue, id string) {
 	t.Helper()
-	if err := q.Enqueue(context.Background(), queue, id, []byte(`{}`), time.Now()); err != nil {
+	if err := enqueue(context.Background(), q, queue, id, []byte(`{}`), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,13 +95,13 @@ func TestGroupCommitKeepsEveryEnqueue(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := q.Enqueue(context.Background(), QueueActivityScoring, fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now()); err != nil {
+			if err := enqueue(context.Background(), q, QueueActivityScoring, fmt.Sprintf("a-%d", i), []byte(`{}`), time.Now()); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	if got := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs WHERE state = 'waiting'`); got != n {
+	if got := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_jobs WHERE state = 'waiting'`); got != n {
 		t.Fatalf("%d waiting jobs, want %d", got, n)
 	}
 }
@@ -218,7 +240,7 @@ func TestReapOnLastAttemptFails(t *testing.T) {
 func TestRecoverAbandonedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	db, _ := OpenDB(dir)
-	q, _ := OpenQueue(context.Background(), db, queueNames(Kinds), testQueueOptions)
+	q := openQueueOn(t, db, testQueueOptions)
 	mustEnqueue(t, q, QueuePostModeration, "p-1")
 	mustClaimOne(t, q, QueuePostModeration)
 	db.Close()
@@ -228,10 +250,7 @@ func TestRecoverAbandonedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	q, err = OpenQueue(context.Background(), db, queueNames(Kinds), testQueueOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = openQueueOn(t, db, testQueueOptions)
 	if n, err := q.RecoverAbandoned(context.Background()); n != 1 || err != nil {
 		t.Fatalf("recovered %d, %v", n, err)
 	}
@@ -268,7 +287,7 @@ func TestCountsSurvivePruning(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
-	if rows := queryInt(t, db.R, `SELECT count(*) FROM queue_jobs`); rows != 0 {
+	if rows := queryInt(t, inspect(t, db), `SELECT count(*) FROM queue_jobs`); rows != 0 {
 		t.Fatalf("%d rows left", rows)
 	}
 	counts, _ := q.Counts(ctx)
@@ -309,7 +328,7 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload, _ := json.Marshal(d.Task)
-	if err := app.queue.Enqueue(context.Background(), QueueActivityScoring, "activity-u-1-1", payload, time.Now()); err != nil {
+	if err := enqueue(context.Background(), app.queue, QueueActivityScoring, "activity-u-1-1", payload, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -330,10 +349,10 @@ func TestStaleLeaseRunsOnceInEffect(t *testing.T) {
 	if s.State != StateCompleted || s.Attempts != 2 || string(s.Result) != `{"points":15,"applied":true}` {
 		t.Errorf("status %+v %s, want completed by attempt 2 which applied the points", s, s.Result)
 	}
-	if n := queryInt(t, app.db.R, `SELECT count(*) FROM activity_logs`); n != 1 {
+	if n := queryInt(t, inspect(t, app.db), `SELECT count(*) FROM activity_logs`); n != 1 {
 		t.Errorf("%d activity logs, want 1", n)
 	}
-	if n := queryInt(t, app.db.R, `SELECT engagement_score FROM users WHERE id = 'u-1'`); n != 15 {
+	if n := queryInt(t, inspect(t, app.db), `SELECT engagement_score FROM users WHERE id = 'u-1'`); n != 15 {
 		t.Errorf("engagement_score %d, want 15 (a share, once)", n)
 	}
 	counts, _ := app.queue.Counts(context.Background())
@@ -355,7 +374,7 @@ func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
 		`{"userId":"u-1","action":"comment","occurredAt":"2026-11-28T12:00:00Z"}`,
 	}
 	for i, p := range payloads {
-		if err := app.queue.Enqueue(ctx, QueueActivityScoring, fmt.Sprintf("act-%d", i), []byte(p), at); err != nil {
+		if err := enqueue(ctx, app.queue, QueueActivityScoring, fmt.Sprintf("act-%d", i), []byte(p), at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -391,7 +410,7 @@ func TestActivityBatchFailsOnlyTheBadJob(t *testing.T) {
 func TestRetryWakesThePool(t *testing.T) {
 	_, q := openTestQueue(t, QueueOptions{Attempts: 3, Backoff: time.Millisecond, Lease: time.Minute})
 	ctx := context.Background()
-	if err := q.Enqueue(ctx, QueueActivityScoring, "a-1", []byte(`{}`), time.Now()); err != nil {
+	if err := enqueue(ctx, q, QueueActivityScoring, "a-1", []byte(`{}`), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	j := mustClaimOne(t, q, QueueActivityScoring)
@@ -419,7 +438,7 @@ func TestWALCheckpointedInBackground(t *testing.T) {
 	}
 	payload := []byte(strings.Repeat("x", 2000))
 	for i := range 200 {
-		if err := q.Enqueue(context.Background(), QueueActivityScoring, fmt.Sprintf("a-%d", i), payload, time.Now()); err != nil {
+		if err := enqueue(context.Background(), q, QueueActivityScoring, fmt.Sprintf("a-%d", i), payload, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

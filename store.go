@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,18 +37,18 @@ type Store interface {
 	// transaction.
 	SaveCandidateMatches(ctx context.Context, m CandidateMatches) error
 	// SaveModeration writes a post's moderation outcome.
-	SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error
+	SaveModeration(ctx context.Context, p PostTask, m ModerationRecord) error
 	// RecordActivities logs each action under its processingId and adds
 	// its points, the whole batch in one transaction when it can; a
 	// processingId already logged changes nothing. It returns one outcome
 	// per record, in order: a record that cannot be written fails alone.
 	// The error fails the whole call (the store is down or timed out) and
 	// nothing of the batch is written.
-	RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error)
+	RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error)
 }
 
-// ActivityOutcome is what became of one ActivityRecord.
-type ActivityOutcome struct {
+// Recorded is what became of one ActivityRecord.
+type Recorded struct {
 	Applied bool  // false when the processingId had been logged before
 	Err     error // this record alone failed
 }
@@ -100,8 +99,8 @@ type OfferAnalysis struct {
 	At      time.Time
 }
 
-// ModerationOutcome is what moderation writes on a post.
-type ModerationOutcome struct {
+// ModerationRecord is what moderation writes on a post.
+type ModerationRecord struct {
 	Status string
 	Reason string // reasons joined by "; ", empty when approved
 	At     time.Time
@@ -118,23 +117,16 @@ type ActivityRecord struct {
 	At           time.Time
 }
 
-//go:embed store.sql
-var storeSchema string
-
-// SQLiteStore is the embedded results store: the SPEC §6 tables in
-// hookd.db, beside the queue. Rows for jobs, posts and users are created
-// from the payload when absent, since no app writes them first.
+// SQLiteStore is the embedded results store: the app's tables and hookd's
+// columns (migrations/sqlite/0002_store.sql) in hookd.db, beside the
+// queue. Rows for jobs, posts and users are created from the payload when
+// absent, since no app writes them first.
 type SQLiteStore struct {
 	db *DB
 }
 
-// OpenSQLiteStore applies the embedded schema.
-func OpenSQLiteStore(db *DB) (*SQLiteStore, error) {
-	if err := db.ApplySchema(storeSchema, map[string]string{"activity_logs": "processing_id"}); err != nil {
-		return nil, fmt.Errorf("apply store schema: %w", err)
-	}
-	return &SQLiteStore{db: db}, nil
-}
+// OpenSQLiteStore returns the store held in db.
+func OpenSQLiteStore(db *DB) *SQLiteStore { return &SQLiteStore{db: db} }
 
 // Ping always succeeds: the embedded store is the queue's own file, whose
 // failures health reports as the queue's.
@@ -152,7 +144,7 @@ WHERE c.id IN (
 
 // FindCandidates looks candidates up through the candidate_skills index.
 func (s *SQLiteStore) FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error) {
-	rows, err := s.db.R.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
+	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
 	if err != nil {
 		return nil, fmt.Errorf("find candidates: %w", err)
 	}
@@ -241,7 +233,7 @@ WHERE id = ?`
 
 // SaveModeration creates the post (and its author) when absent and writes
 // the outcome.
-func (s *SQLiteStore) SaveModeration(ctx context.Context, p PostTask, m ModerationOutcome) error {
+func (s *SQLiteStore) SaveModeration(ctx context.Context, p PostTask, m ModerationRecord) error {
 	at := timeText(m.At)
 	flagged := m.Status != StatusApproved
 	return s.write(ctx, "save moderation "+p.PostID, func(tx *WriteTx) error {
@@ -271,67 +263,75 @@ SET engagement_score = engagement_score + ?,
     last_activity_at = max(coalesce(last_activity_at, ''), ?)
 WHERE id = ?`
 
-// RecordActivities writes every record in one transaction. A log row is
-// inserted unless its processingId exists, and only a new row adds its
-// points, so a re-run can never add them twice. The whole batch is tried
-// inside one savepoint; if a record fails, that savepoint is rolled back
-// and each record is written inside a savepoint of its own, so that it
-// fails alone. (A savepoint per record on the first try cost 8% more CPU
-// per activity job in BenchmarkActivityDrain: SQLite copies each page a
-// savepoint first touches.)
-func (s *SQLiteStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]ActivityOutcome, error) {
-	out := make([]ActivityOutcome, len(recs))
-	err := s.write(ctx, fmt.Sprintf("record %d activities", len(recs)), func(tx *WriteTx) error {
-		err := inSavepoint(tx, func() error { return recordAll(tx, recs, out) })
-		if err == nil {
-			return nil
-		}
-		for i, a := range recs {
-			out[i] = ActivityOutcome{}
-			out[i].Err = inSavepoint(tx, func() error {
-				return recordAll(tx, []ActivityRecord{a}, out[i:i+1])
-			})
-			if out[i].Err != nil {
-				out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, out[i].Err)
-			}
-		}
-		return nil
+// RecordActivities writes the batch in one transaction of hookd.db's
+// writer (see recordActivities).
+func (s *SQLiteStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
+	out, err := WriteResult(ctx, s.db, func(tx *WriteTx) ([]Recorded, error) {
+		return recordActivities(tx, recs), nil
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("record %d activities: %w", len(recs), err)
+	}
+	return out, nil
 }
 
-// recordAll creates the records' users when absent, then logs each record
-// and adds its points when the log row is new, setting out[i].Applied.
-func recordAll(tx *WriteTx, recs []ActivityRecord, out []ActivityOutcome) error {
+// recordActivities writes recs in tx and returns their outcomes. The
+// whole batch is tried inside one savepoint; if a record fails, that
+// savepoint is rolled back and each record is written inside a savepoint
+// of its own, so that it fails alone. (A savepoint per record on the
+// first try cost 8% more CPU per activity job in BenchmarkActivityDrain:
+// SQLite copies each page a savepoint first touches.)
+func recordActivities(tx *WriteTx, recs []ActivityRecord) []Recorded {
+	out, err := inSavepoint(tx, func() ([]Recorded, error) { return logActivities(tx, recs) })
+	if err == nil {
+		return out
+	}
+	out = make([]Recorded, len(recs))
+	for i, a := range recs {
+		one, err := inSavepoint(tx, func() ([]Recorded, error) { return logActivities(tx, recs[i:i+1]) })
+		if err != nil {
+			out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, err)
+			continue
+		}
+		out[i] = one[0]
+	}
+	return out
+}
+
+// logActivities creates the records' users when absent, then logs each
+// record unless its processingId is logged already, and adds its points
+// only when its log row is new, so a re-run can never add them twice.
+func logActivities(tx *WriteTx, recs []ActivityRecord) ([]Recorded, error) {
 	seen := make(map[string]bool, len(recs))
 	for _, a := range recs {
 		if !seen[a.UserID] {
 			seen[a.UserID] = true
 			if _, err := tx.Exec(ensureUserSQLite, a.UserID, timeText(a.At)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
+	out := make([]Recorded, len(recs))
 	for i, a := range recs {
 		at := timeText(a.At)
 		res, err := tx.Exec(insertActivitySQLite, newUUID(), a.UserID, a.Action, a.TargetType,
 			a.TargetID, a.Points, a.ProcessingID, at)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if out[i] = (ActivityOutcome{Applied: rowsAffected(res) == 1}); out[i].Applied {
+		if out[i].Applied = rowsAffected(res) == 1; out[i].Applied {
 			if _, err := tx.Exec(addPointsSQLite, a.Points, at, a.UserID); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // inSavepoint runs fn inside a savepoint, rolled back if fn fails.
-func inSavepoint(tx *WriteTx, fn func() error) (err error) {
+func inSavepoint[T any](tx *WriteTx, fn func() (T, error)) (result T, err error) {
 	if _, err := tx.Exec(`SAVEPOINT activity`); err != nil {
-		return err
+		return result, err
 	}
 	defer func() {
 		if err != nil {
@@ -389,7 +389,7 @@ const userScoresSQLite = `SELECT id, engagement_score FROM users WHERE engagemen
 
 // UserScores reads every positive engagement score, for a leaderboard rebuild.
 func (s *SQLiteStore) UserScores(ctx context.Context) ([]UserScore, error) {
-	rows, err := s.db.R.QueryContext(ctx, userScoresSQLite)
+	rows, err := s.db.r.QueryContext(ctx, userScoresSQLite)
 	if err != nil {
 		return nil, fmt.Errorf("read user scores: %w", err)
 	}
@@ -411,7 +411,7 @@ GROUP BY 1, 2, 3`
 // TrendingSince sums recent activity points by target and hour, for a
 // leaderboard rebuild.
 func (s *SQLiteStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
-	rows, err := s.db.R.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
+	rows, err := s.db.r.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
 	if err != nil {
 		return nil, fmt.Errorf("read trending activity: %w", err)
 	}
@@ -458,7 +458,7 @@ func (s *SQLiteStore) FindCandidate(ctx context.Context, t CandidateTask) (Candi
 	}
 	var c Candidate
 	var skills string
-	err := s.db.R.QueryRowContext(ctx, candidateSQLite, t.CandidateID).Scan(&c.ID, &skills, &c.Level, &c.Location)
+	err := s.db.r.QueryRowContext(ctx, candidateSQLite, t.CandidateID).Scan(&c.ID, &skills, &c.Level, &c.Location)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, Permanent(fmt.Errorf("candidate %s not found in candidates", t.CandidateID))
 	}
@@ -479,7 +479,7 @@ WHERE j.analysis_completed = 1 AND j.id IN (
 
 // FindOffers looks analysed job offers up through the offer_skills index.
 func (s *SQLiteStore) FindOffers(ctx context.Context, skills []string) ([]Offer, error) {
-	rows, err := s.db.R.QueryContext(ctx, findOffersSQLite, jsonText(skills))
+	rows, err := s.db.r.QueryContext(ctx, findOffersSQLite, jsonText(skills))
 	if err != nil {
 		return nil, fmt.Errorf("find job offers: %w", err)
 	}

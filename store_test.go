@@ -54,7 +54,7 @@ func TestRecordActivitiesBatch(t *testing.T) {
 // fails alone: its savepoint is rolled back, its batch-mates are written.
 func TestRecordActivitiesIsolatesAFailingRecord(t *testing.T) {
 	app, cfg := openApp(t, nil)
-	if _, err := app.db.W.Exec(`
+	if _, err := openFile(t, cfg.DataDir).Exec(`
 CREATE TRIGGER refuse_bad BEFORE INSERT ON activity_logs WHEN NEW.processing_id = 'bad'
 BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END`); err != nil {
 		t.Fatal(err)

@@ -204,10 +204,10 @@ func TestVisionMalformedReplies(t *testing.T) {
 type moderationRecorder struct {
 	Store
 	mu    sync.Mutex
-	saved []ModerationOutcome
+	saved []ModerationRecord
 }
 
-func (r *moderationRecorder) SaveModeration(_ context.Context, _ PostTask, m ModerationOutcome) error {
+func (r *moderationRecorder) SaveModeration(_ context.Context, _ PostTask, m ModerationRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.saved = append(r.saved, m)

@@ -19,16 +19,16 @@ import (
 // DB is the one SQLite file, hookd.db, that holds the queue and, in
 // embedded mode, the results. It is opened twice:
 //
-//   - W has exactly one connection, owned by one writer goroutine. Every
+//   - w has exactly one connection, owned by one writer goroutine. Every
 //     write in the process — enqueues, claims, acks, embedded results — is
 //     handed to it with Write, and it folds whatever is pending into a
 //     single transaction (group commit): one fsync serves many callers,
 //     and each caller still waits for the commit of its own write. Writers
 //     queue in Go instead of spinning on SQLite's busy lock, and BEGIN
 //     IMMEDIATE means a transaction never has to upgrade.
-//   - R is a small pool of read-only connections; in WAL mode readers never
+//   - r is a small pool of read-only connections; in WAL mode readers never
 //     block the writer nor wait for it.
-//   - C is one connection that checkpoints the WAL back into the file in
+//   - c is one connection that checkpoints the WAL back into the file in
 //     the background, so the writer rarely stops to do it.
 //
 // synchronous=FULL makes every commit fsync the WAL: a commit that returned
@@ -39,10 +39,11 @@ import (
 // writer, between two transactions, copies the little the checkpoint
 // left and makes the next commit start the WAL again from its beginning.
 type DB struct {
-	W    *sql.DB
-	R    *sql.DB
-	C    *sql.DB
 	Path string
+
+	w *sql.DB
+	r *sql.DB
+	c *sql.DB
 
 	ops chan *writeOp
 	// Owned by the writer goroutine: see WriteTx.
@@ -144,14 +145,15 @@ func (t *WriteTx) stmt(query string) *sql.Stmt {
 // One that fails to prepare stays unprepared: its error shows where it runs.
 func (db *DB) prepareNew() {
 	for _, query := range db.unprepared {
-		if st, err := db.W.Prepare(query); err == nil {
+		if st, err := db.w.Prepare(query); err == nil {
 			db.prepared[query] = st
 		}
 	}
 	db.unprepared = db.unprepared[:0]
 }
 
-// OpenDB opens (creating if needed) DATA_DIR/hookd.db.
+// OpenDB opens (creating if needed) DATA_DIR/hookd.db and brings its
+// schema up to date (see migrations.go).
 func OpenDB(dataDir string) (*DB, error) { return OpenTunedDB(dataDir, DefaultTuning) }
 
 // OpenTunedDB is OpenDB with other settings, for the benchmarks that
@@ -164,6 +166,10 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 	w, err := openSQLite(path, "immediate", false, 1, t)
 	if err != nil {
 		return nil, err
+	}
+	if err := migrateSQLite(w, sqliteMigrations); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r, err := openSQLite(path, "deferred", true, 4, t)
 	if err != nil {
@@ -184,7 +190,7 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 		return nil, fmt.Errorf("open %s: read page size: %w", path, err)
 	}
 	db := &DB{
-		W: w, R: r, C: c, Path: path,
+		w: w, r: r, c: c, Path: path,
 		ops:        make(chan *writeOp, t.MaxBatch),
 		prepared:   make(map[string]*sql.Stmt),
 		closing:    make(chan struct{}),
@@ -222,7 +228,7 @@ func (db *DB) runCheckpointer(every time.Duration) {
 		case <-db.closing:
 			return
 		}
-		switch c, err := walCheckpoint(db.C, "PASSIVE"); {
+		switch c, err := walCheckpoint(db.c, "PASSIVE"); {
 		case err != nil:
 			slog.Warn("background checkpoint of hookd.db failed; the WAL grows until one succeeds", "err", err)
 		case walFileSize(c.frames, db.pageSize) >= db.restartAt:
@@ -240,7 +246,8 @@ func (db *DB) runCheckpointer(every time.Duration) {
 // transaction has committed, with fn's error or the commit's. fn must only
 // use tx, and may run twice: when a shared transaction fails, each of its
 // writes is retried in a transaction of its own, so that one bad write
-// fails alone. fn must therefore set its results from scratch.
+// fails alone. A write that produces a value returns it with WriteResult,
+// never through variables fn sets, which a first run would leave behind.
 func (db *DB) Write(ctx context.Context, fn func(tx *WriteTx) error) error {
 	op := &writeOp{apply: fn, done: make(chan error, 1)}
 	select {
@@ -263,6 +270,24 @@ func (db *DB) Write(ctx context.Context, fn func(tx *WriteTx) error) error {
 			return ErrClosed
 		}
 	}
+}
+
+// WriteResult is Write for a write that produces a value: it returns what
+// fn returned in the run whose transaction committed. Runs of one write
+// follow each other on the writer goroutine and the committed one is the
+// last, so each run's value replaces the one before.
+func WriteResult[T any](ctx context.Context, db *DB, fn func(tx *WriteTx) (T, error)) (T, error) {
+	var result T
+	err := db.Write(ctx, func(tx *WriteTx) error {
+		var err error
+		result, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return result, nil
 }
 
 // CommitError says why the last commit failed, "" when it succeeded.
@@ -375,12 +400,12 @@ const restartWalBusyTimeout = 10 // milliseconds
 // then cuts the file back to WALRestartBytes; TRUNCATE (used when the
 // writer is idle) empties it. Measured cost: see BENCHMARKS.md, "WAL".
 func (db *DB) restartWAL(mode string) {
-	if _, err := db.W.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWalBusyTimeout)); err != nil {
+	if _, err := db.w.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWalBusyTimeout)); err != nil {
 		slog.Warn("restart the WAL of hookd.db: set busy timeout", "err", err)
 		return
 	}
-	c, err := walCheckpoint(db.W, mode)
-	if _, rerr := db.W.Exec(`PRAGMA busy_timeout = ` + writerBusyTimeout); rerr != nil {
+	c, err := walCheckpoint(db.w, mode)
+	if _, rerr := db.w.Exec(`PRAGMA busy_timeout = ` + writerBusyTimeout); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("reset busy timeout: %w", rerr))
 	}
 	switch {
@@ -398,7 +423,7 @@ func (db *DB) WALRestarts() int64 { return db.restarts.Load() }
 
 func (db *DB) runBatch(batch []*writeOp) error {
 	defer db.prepareNew()
-	tx, err := db.W.Begin()
+	tx, err := db.w.Begin()
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -414,72 +439,6 @@ func (db *DB) runBatch(batch []*writeOp) error {
 	}
 	notify(db.committed)
 	return nil
-}
-
-// ApplySchema runs an idempotent schema script in one transaction. A
-// table named in rebuild that still has a UNIQUE constraint on the named
-// column, from an earlier version of the script, is rebuilt first with
-// its rows: SQLite cannot drop a column's constraint in place, and the
-// script now declares that uniqueness as an index.
-func (db *DB) ApplySchema(schema string, rebuild map[string]string) error {
-	tx, err := db.W.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var aside []string
-	for table, column := range rebuild {
-		var n int
-		if err := tx.QueryRow(uniqueConstraintSQL, table, column).Scan(&n); err != nil {
-			return fmt.Errorf("inspect %s: %w", table, err)
-		}
-		if n > 0 {
-			if err := setAside(tx, table); err != nil {
-				return fmt.Errorf("rebuild %s: %w", table, err)
-			}
-			aside = append(aside, table)
-		}
-	}
-	if _, err := tx.Exec(schema); err != nil {
-		return err
-	}
-	for _, table := range aside {
-		if _, err := tx.Exec(`INSERT INTO ` + table + ` SELECT * FROM ` + table + `_old`); err != nil {
-			return fmt.Errorf("rebuild %s: copy rows: %w", table, err)
-		}
-		if _, err := tx.Exec(`DROP TABLE ` + table + `_old`); err != nil {
-			return fmt.Errorf("rebuild %s: %w", table, err)
-		}
-	}
-	return tx.Commit()
-}
-
-// Counts the single-column UNIQUE constraints of table ?1 on column ?2.
-const uniqueConstraintSQL = `
-SELECT count(*) FROM pragma_index_list(?1) AS l
-WHERE l.origin = 'u' AND (SELECT group_concat(name) FROM pragma_index_info(l.name)) = ?2`
-
-// setAside renames table to table_old and drops its indexes, whose names
-// the schema script is about to use again.
-func setAside(tx *sql.Tx, table string) error {
-	rows, err := tx.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, table)
-	if err != nil {
-		return err
-	}
-	indexes, err := collectRows(rows, func(scan func(...any) error) (name string, err error) {
-		err = scan(&name)
-		return name, err
-	})
-	if err != nil {
-		return err
-	}
-	for _, name := range indexes {
-		if _, err := tx.Exec(`DROP INDEX "` + name + `"`); err != nil {
-			return err
-		}
-	}
-	_, err = tx.Exec(`ALTER TABLE ` + table + ` RENAME TO ` + table + `_old`)
-	return err
 }
 
 // writerBusyTimeout is how long, in milliseconds, a connection waits for
@@ -530,10 +489,10 @@ func (db *DB) Close() error {
 			st.Close()
 		}
 	}
-	_, cerr := db.W.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	db.C.Close()
-	rerr := db.R.Close()
-	werr := db.W.Close()
+	_, cerr := db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	db.c.Close()
+	rerr := db.r.Close()
+	werr := db.w.Close()
 	if cerr != nil {
 		return fmt.Errorf("checkpoint %s: %w", db.Path, cerr)
 	}

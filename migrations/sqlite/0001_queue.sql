@@ -1,5 +1,9 @@
--- The durable queue (SPEC §4). Applied at every start; every statement is
--- idempotent. Times are Unix milliseconds.
+-- hookd.db, migration 1: the durable queue. Times are Unix milliseconds.
+--
+-- Before hookd numbered its migrations it ran this script at every start,
+-- so every statement is idempotent: on a file made then (user_version 0)
+-- it adds only what is missing. Like every migration it is never edited
+-- once released; a change to the schema is a new file (see migrations.go).
 
 CREATE TABLE IF NOT EXISTS queue_jobs (
   id            INTEGER PRIMARY KEY,
@@ -18,7 +22,7 @@ CREATE TABLE IF NOT EXISTS queue_jobs (
   result        TEXT
 );
 
--- A processingId is <kind>-<id>-<Unix ms>-<8-character suffix> (SPEC §3),
+-- A processingId is <kind>-<id>-<Unix ms>-<8-character suffix>,
 -- so it sorts by id, and a unique index on it alone takes every new job to
 -- a random page of the index: one more page written per webhook. Keyed by
 -- its milliseconds first, new ids land on the index's last pages. A key
@@ -32,15 +36,15 @@ CREATE INDEX IF NOT EXISTS queue_jobs_lease ON queue_jobs (lease_until) WHERE st
 CREATE INDEX IF NOT EXISTS queue_jobs_finished ON queue_jobs (finished_at) WHERE state = 'completed';
 
 -- Cumulative outcomes, updated in the same transaction as the job's final
--- state, so pruning completed rows never changes what health reports. A
--- queue's row is added when hookd opens it (OpenQueue).
+-- state, so pruning completed rows never changes what health reports.
 CREATE TABLE IF NOT EXISTS queue_stats (
   queue     TEXT PRIMARY KEY,
   completed INTEGER NOT NULL DEFAULT 0,
   failed    INTEGER NOT NULL DEFAULT 0
 );
+INSERT OR IGNORE INTO queue_stats (queue) VALUES ('job-analysis'), ('post-moderation'), ('activity-scoring');
 
--- Delivery keys (SPEC §3): a sender's webhook-id or Idempotency-Key, or a
+-- Delivery keys: a sender's webhook-id or Idempotency-Key, or a
 -- Supabase envelope's row event, per queue. Written in the same
 -- transaction as the job it names, so a repeat finds it and adds nothing.
 -- Kept 24 hours (created_at is Unix milliseconds).

@@ -1,8 +1,11 @@
--- The embedded results store (SPEC §6): the Supabase app's tables plus the
--- columns and tables hookd owns, mirrored with SQLite types — booleans as
--- 0/1, timestamps as RFC 3339 UTC text (fixed width, so they sort as
--- text), arrays as JSON arrays, ids as text. Applied at every start;
--- every statement is idempotent.
+-- hookd.db, migration 2: the embedded results store, the Supabase app's
+-- tables plus the columns and tables hookd owns, mirrored with SQLite
+-- types: booleans as 0/1, timestamps as RFC 3339 UTC text (fixed width,
+-- so they sort as text), arrays as JSON arrays, ids as text.
+--
+-- Created in Postgres mode too, where they stay empty: one file, one
+-- sequence of migrations, so user_version alone says what the file holds.
+-- Idempotent, as 0001_queue.sql and for the same reason.
 
 CREATE TABLE IF NOT EXISTS users (
   id               TEXT PRIMARY KEY,
@@ -93,24 +96,9 @@ CREATE TABLE IF NOT EXISTS activity_logs (
   processing_id TEXT,                            -- unique: see activity_logs_processing_id
   created_at    TEXT NOT NULL
 );
--- Time-ordered, as queue_jobs_processing_id in queue.sql and for the same
+-- Time-ordered, as queue_jobs_processing_id in 0001_queue.sql and for the same
 -- reason; inserts name no conflict target (ON CONFLICT DO NOTHING).
 CREATE UNIQUE INDEX IF NOT EXISTS activity_logs_processing_id ON activity_logs (substr(processing_id, -22, 13), processing_id);
 CREATE INDEX IF NOT EXISTS activity_logs_user ON activity_logs (user_id, created_at);
 CREATE INDEX IF NOT EXISTS activity_logs_created ON activity_logs (created_at);
 CREATE INDEX IF NOT EXISTS posts_flagged ON posts (is_flagged) WHERE is_flagged = 1;
-
--- One row per (canonical skill, analysed job), kept by triggers from
--- jobs.extracted_skills: candidate matching looks job offers up through it
--- instead of reading every job.
-CREATE TABLE IF NOT EXISTS offer_skills (
-  skill  TEXT NOT NULL,
-  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-  PRIMARY KEY (skill, job_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS offer_skills_job ON offer_skills (job_id);
-CREATE TRIGGER IF NOT EXISTS jobs_offer_skills AFTER UPDATE OF extracted_skills ON jobs BEGIN
-  DELETE FROM offer_skills WHERE job_id = OLD.id;
-  INSERT OR IGNORE INTO offer_skills (skill, job_id)
-  SELECT value, NEW.id FROM json_each(coalesce(NEW.extracted_skills, '[]'));
-END;

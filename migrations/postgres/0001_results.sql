@@ -1,7 +1,12 @@
--- hookd's part of the Supabase schema (SPEC §6), applied by `hookd migrate`
--- in one transaction. Every statement is idempotent: running it twice
--- changes nothing. It adds only what hookd owns; the app's own tables
--- (users, candidates, jobs, posts) must already exist.
+-- Postgres, migration 1: hookd's part of the Supabase schema. It adds
+-- only what hookd owns; the app's own tables (users, candidates, jobs,
+-- posts) must already exist.
+--
+-- Before hookd numbered its migrations, `hookd migrate` ran this script
+-- every time, so every statement is idempotent: on a database migrated
+-- then (no schema hookd) it changes nothing and is recorded as applied.
+-- Like every migration it is never edited once released; a change to the
+-- schema is a new file (see migrations.go).
 
 ALTER TABLE jobs
   ADD COLUMN IF NOT EXISTS analysis_completed boolean NOT NULL DEFAULT false,
@@ -49,12 +54,11 @@ CREATE TABLE IF NOT EXISTS activity_logs (
   created_at    timestamptz NOT NULL DEFAULT now()
 );
 
--- The guide's indexes, plus the GIN index that makes `skills && …` fast.
+-- Indexes for the app's lookups by job, candidate, flag, user and date,
+-- plus the GIN index that makes the candidate lookup `skills && …` fast.
 CREATE INDEX IF NOT EXISTS idx_job_matches_job_id       ON job_matches (job_id);
 CREATE INDEX IF NOT EXISTS idx_job_matches_candidate_id ON job_matches (candidate_id);
 CREATE INDEX IF NOT EXISTS idx_posts_is_flagged         ON posts (is_flagged);
 CREATE INDEX IF NOT EXISTS idx_activity_logs_user_id    ON activity_logs (user_id);
 CREATE INDEX IF NOT EXISTS idx_activity_logs_created_at ON activity_logs (created_at DESC);
 CREATE INDEX IF NOT EXISTS idx_candidates_skills        ON candidates USING gin (skills);
--- Candidate matching looks analysed job offers up by canonical skill.
-CREATE INDEX IF NOT EXISTS idx_jobs_extracted_skills    ON jobs USING gin (extracted_skills);

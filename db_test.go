@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Looking a job up by processingId reads the index, not the table.
+func TestStatusLookupUsesTheIndex(t *testing.T) {
+	db, _ := openTestQueue(t, testQueueOptions)
+	rows, err := inspect(t, db).Query(`EXPLAIN QUERY PLAN `+statusSQL, "activity-u-1-1764331200000-0a1b2c3d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX queue_jobs_processing_id") {
+		t.Errorf("plan %q does not use queue_jobs_processing_id", got)
+	}
+}
+
+// A write that rode in a transaction that failed runs again alone; the
+// value WriteResult returns is the second run's, whose transaction
+// committed, not the first's.
+func TestWriteResultComesFromTheCommittedRun(t *testing.T) {
+	db, _ := openTestQueue(t, testQueueOptions)
+	ctx := context.Background()
+	if err := db.Write(ctx, func(tx *WriteTx) error {
+		_, err := tx.Exec(`CREATE TABLE runs (n INTEGER)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
+	<-inside // the writer is busy: the next two writes share the next transaction
+	waitQueued := func(n int) {
+		for len(db.ops) < n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var runs atomic.Int64
+	type result struct {
+		n   int64
+		err error
+	}
+	counted := make(chan result, 1)
+	go func() {
+		n, err := WriteResult(ctx, db, func(tx *WriteTx) (int64, error) {
+			n := runs.Add(1)
+			_, err := tx.Exec(`INSERT INTO runs (n) VALUES (?)`, n)
+			return n, err
+		})
+		counted <- result{n, err}
+	}()
+	waitQueued(1)
+	failed := make(chan error, 1)
+	go func() { failed <- db.Write(ctx, func(*WriteTx) error { return errors.New("a bad write") }) }()
+	waitQueued(2)
+	close(release)
+	if err := <-failed; err == nil {
+		t.Fatal("the bad write succeeded")
+	}
+	r := <-counted
+	if r.err != nil || runs.Load() != 2 || r.n != 2 {
+		t.Fatalf("WriteResult returned %d, %v after %d runs; want 2, the committed run's", r.n, r.err, runs.Load())
+	}
+	if got := queryString(t, inspect(t, db), `SELECT group_concat(n) FROM runs`); got != "2" {
+		t.Errorf("rows %q, want only the committed run's", got)
+	}
+}
+
+// A statement that fails (and so fails to prepare) does not break Close.
+func TestCloseAfterAStatementFailedToPrepare(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Write(context.Background(), func(tx *WriteTx) error {
+		_, err := tx.Exec(`INSERT INTO no_such_table VALUES (1)`)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "no such table") {
+		t.Fatalf("write into a missing table: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The processingId indexes are keyed by substr(id, -22, 13), which must be
+// the id's milliseconds for new ids to land on the indexes' last pages.
+func TestProcessingIDIndexKey(t *testing.T) {
+	db, _ := openTestQueue(t, testQueueOptions)
+	at := time.UnixMilli(1764331200123)
+	for _, id := range []string{newProcessingID("activity", "00000000-0000-4000-8000-000000000001", at), newProcessingID("job", "j", at)} {
+		if key := queryString(t, inspect(t, db), `SELECT substr(?, -22, 13)`, id); key != "1764331200123" {
+			t.Errorf("index key of %s is %q, want its milliseconds", id, key)
+		}
+	}
+}
+
+// inspect opens db's file on a connection of its own, as someone looking
+// at hookd.db with sqlite3 while hookd runs would.
+func inspect(t testing.TB, db *DB) *sql.DB {
+	t.Helper()
+	return openFile(t, filepath.Dir(db.Path))
+}
+
+// setWriterReadOnly makes every write through db fail, as a full or
+// read-only disk would (on), or lets them succeed again (off). The writer
+// has exactly one connection, and query_only is a setting of the
+// connection.
+func setWriterReadOnly(t testing.TB, db *DB, on bool) {
+	t.Helper()
+	if _, err := db.w.Exec(fmt.Sprintf(`PRAGMA query_only = %t`, on)); err != nil {
+		t.Fatal(err)
+	}
+}
