@@ -21,6 +21,7 @@ type App struct {
 	queue  *Queue
 	store  Store
 	gate   *StoreGate
+	outbox *Outbox // nil in embedded mode
 	server *Server
 	mod    *Moderator
 	vision *VisionClient   // nil without GOOGLE_VISION_API_KEY
@@ -87,6 +88,7 @@ func (a *App) open(ctx context.Context) error {
 		MaxBody:      a.cfg.MaxBodyBytes,
 		RequireUUIDs: !a.cfg.Embedded(),
 		StoreProblem: a.gate.Problem,
+		Outbox:       a.outbox,
 		Board:        a.board,
 		Log:          a.log,
 	})
@@ -120,6 +122,15 @@ func (a *App) openPostgres(ctx context.Context) error {
 	}
 	a.store = pg
 	a.gate = NewStoreGate(a.life, pg.Ping, a.log)
+	a.outbox = &Outbox{
+		Pool:      pg.pool,
+		Queue:     a.queue,
+		Kinds:     a.cfg.Kinds,
+		MaxBody:   a.cfg.MaxBodyBytes,
+		Poll:      a.cfg.OutboxPoll,
+		ListenURL: a.cfg.OutboxListenURL,
+		Log:       a.log,
+	}
 	check, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	switch err := pg.CheckSchema(check); {
@@ -136,8 +147,8 @@ func (a *App) openPostgres(ctx context.Context) error {
 // Handler is the HTTP side, for http.Server or httptest.
 func (a *App) Handler() http.Handler { return a.server.Routes() }
 
-// RunWorkers runs a worker pool per kind, and the queue's maintenance,
-// until stop is cancelled; jobs still running when hard is cancelled are
+// RunWorkers runs a worker pool per kind, the queue's maintenance and,
+// in Postgres mode, the outbox's puller, until stop is cancelled; jobs still running when hard is cancelled are
 // interrupted and released. While the leaderboard is being rebuilt they
 // have not started: jobs wait in the queue, so that the rebuild and the
 // live feed cannot count an activity twice.
@@ -172,7 +183,12 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 		})
 	}
 	m := &Maintenance{Queue: a.queue, Lease: a.cfg.Lease, Retention: a.cfg.Retention, Log: a.log}
-	return runPools(stop, hard, pools, m)
+	if a.outbox == nil {
+		return runPools(stop, hard, pools, m)
+	}
+	pulled := make(chan error, 1)
+	go func() { pulled <- a.outbox.Run(stop) }()
+	return errors.Join(runPools(stop, hard, pools, m), <-pulled)
 }
 
 // Serve answers webhooks on ln and runs the workers until ctx is

@@ -17,6 +17,8 @@ type Config struct {
 	Port                int
 	DataDir             string
 	DatabaseURL         string
+	OutboxListenURL     string        // OUTBOX_LISTEN_URL: where to LISTEN for captured events; DATABASE_URL by default
+	OutboxPoll          time.Duration // OUTBOX_POLL_INTERVAL: how often to look at the outbox without a NOTIFY
 	Kinds               []Kind         // the kinds of work it runs; Kinds unless a test adds one
 	Workers             map[string]int // workers per queue, from each kind's WorkersEnv
 	Attempts            int
@@ -55,6 +57,8 @@ func loadConfig(getenv func(string) string, kinds []Kind) (Config, error) {
 		Port:                r.intIn("PORT", 3001, 1, 65535),
 		DataDir:             r.str("DATA_DIR", "./data"),
 		DatabaseURL:         getenv("DATABASE_URL"),
+		OutboxListenURL:     r.str("OUTBOX_LISTEN_URL", getenv("DATABASE_URL")),
+		OutboxPoll:          r.duration("OUTBOX_POLL_INTERVAL", time.Second),
 		Kinds:               kinds,
 		Workers:             map[string]int{},
 		Attempts:            r.intIn("JOB_ATTEMPTS", 3, 1, 100),

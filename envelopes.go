@@ -360,6 +360,7 @@ func decodeActivityEnvelope(k envelopeKeys, received time.Time) (Decoded[Activit
 		return Decoded[ActivityTask]{}, err
 	}
 	key, err := e.rowKey(row.ID, row.UpdatedAt)
+	t.EventKey = key
 	return Decoded[ActivityTask]{Task: t, RowKey: key}, err
 }
 

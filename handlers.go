@@ -33,6 +33,9 @@ type ServerConfig struct {
 	// StoreProblem says why the results store is unreachable, "" when it
 	// answers; health reports it as "degraded".
 	StoreProblem func() string
+	// Outbox is the captured events' outbox, for health; nil in embedded
+	// mode.
+	Outbox *Outbox
 	// Board serves the leaderboard routes; nil when LEADERBOARD_DISABLED.
 	Board *Leaderboard
 	Log   *slog.Logger
@@ -328,6 +331,7 @@ type healthReply struct {
 	Timestamp string                 `json:"timestamp"`
 	Queue     string                 `json:"queue,omitempty"`
 	Store     string                 `json:"store,omitempty"`
+	Outbox    *OutboxStats           `json:"outbox,omitempty"`
 }
 
 // health answers GET /api/health/queues. It is open: load balancers call it.
@@ -341,6 +345,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		reply.Queue = err.Error()
 	}
 	reply.Store = s.StoreProblem()
+	if s.Outbox != nil && reply.Store == "" {
+		if o, err := s.Outbox.Stats(ctx); err == nil {
+			reply.Outbox = &o
+		} else {
+			reply.Store = err.Error()
+		}
+	}
 	code := http.StatusOK
 	switch {
 	case reply.Queue != "":

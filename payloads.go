@@ -46,6 +46,10 @@ type ActivityTask struct {
 	TargetID   string    `json:"targetId,omitempty"`
 	TargetType string    `json:"targetType,omitempty"`
 	OccurredAt time.Time `json:"occurredAt"`
+	// EventKey names the row event an envelope brought
+	// (table:INSERT:id[:updated_at]), "" for the direct form: the same
+	// event arriving twice, by webhook and by capture, scores once.
+	EventKey string `json:"eventKey,omitempty"`
 }
 
 // Input limits. A body within MAX_BODY_BYTES can still be refused field by

@@ -301,11 +301,11 @@ func (s *PostgresStore) SaveModeration(ctx context.Context, p PostTask, m Modera
 // processing_id of every new row.
 const recordActivitiesPG = `
 WITH logged AS (
-  INSERT INTO activity_logs (user_id, action, target_type, target_id, points_earned, processing_id, created_at)
-  SELECT user_id, action, nullif(target_type, ''), nullif(target_id, ''), points, processing_id, created_at
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
-       AS a (user_id, action, target_type, target_id, points, processing_id, created_at)
-  ON CONFLICT (processing_id) DO NOTHING
+  INSERT INTO activity_logs (user_id, action, target_type, target_id, points_earned, processing_id, created_at, event_key)
+  SELECT user_id, action, nullif(target_type, ''), nullif(target_id, ''), points, processing_id, created_at, nullif(event_key, '')
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::text[])
+       AS a (user_id, action, target_type, target_id, points, processing_id, created_at, event_key)
+  ON CONFLICT DO NOTHING -- on processing_id or on event_key
   RETURNING user_id, points_earned, created_at, processing_id),
 per_user AS (
   SELECT user_id, sum(points_earned) AS points, max(created_at) AS last
@@ -355,13 +355,13 @@ func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRec
 // recordBatch writes recs in one statement and one round trip.
 func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
 	n := len(recs)
-	users, actions, types, targets, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	users, actions, types, targets, ids, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	points, at := make([]int32, n), make([]time.Time, n)
 	for i, a := range recs {
-		users[i], actions[i], types[i], targets[i], ids[i] = a.UserID, a.Action, a.TargetType, a.TargetID, a.ProcessingID
+		users[i], actions[i], types[i], targets[i], ids[i], events[i] = a.UserID, a.Action, a.TargetType, a.TargetID, a.ProcessingID, a.EventKey
 		points[i], at[i] = int32(a.Points), a.At
 	}
-	rows, err := s.pool.Query(ctx, recordActivitiesPG, users, actions, types, targets, points, ids, at)
+	rows, err := s.pool.Query(ctx, recordActivitiesPG, users, actions, types, targets, points, ids, at, events)
 	if err != nil {
 		return nil, classifyPG(fmt.Errorf("record %d activities: %w", n, err))
 	}

@@ -210,6 +210,7 @@ func (p *Processor) activityRecord(j Job) (ActivityRecord, error) {
 	}
 	return ActivityRecord{
 		ProcessingID: j.ProcessingID,
+		EventKey:     t.EventKey,
 		UserID:       t.UserID,
 		Action:       t.Action,
 		TargetType:   t.TargetType,

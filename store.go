@@ -109,6 +109,7 @@ type ModerationRecord struct {
 // ActivityRecord is one scored action.
 type ActivityRecord struct {
 	ProcessingID string
+	EventKey     string // the row event it came from, when one did (see ActivityTask)
 	UserID       string
 	Action       string
 	TargetType   string
