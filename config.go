@@ -17,8 +17,8 @@ type Config struct {
 	Port                int
 	DataDir             string
 	DatabaseURL         string
-	OutboxListenURL     string        // OUTBOX_LISTEN_URL: where to LISTEN for captured events; DATABASE_URL by default
-	OutboxPoll          time.Duration // OUTBOX_POLL_INTERVAL: how often to look at the outbox without a NOTIFY
+	OutboxListenURL     string         // OUTBOX_LISTEN_URL: where to LISTEN for captured events; DATABASE_URL by default
+	OutboxPoll          time.Duration  // OUTBOX_POLL_INTERVAL: how often to look at the outbox without a NOTIFY
 	Kinds               []Kind         // the kinds of work it runs; Kinds unless a test adds one
 	Workers             map[string]int // workers per queue, from each kind's WorkersEnv
 	Attempts            int
