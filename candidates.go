@@ -78,12 +78,13 @@ func (p *Processor) MatchCandidate(ctx context.Context, j Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	readAt := p.Now()
 	offers, err := p.Store.FindOffers(ctx, CanonicalSkills(c.Skills))
 	if err != nil {
 		return nil, err
 	}
 	matches := p.scoreOffers(c, offers)
-	err = p.Store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: c.ID, Matches: matches, At: p.Now()})
+	err = p.Store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: c.ID, Matches: matches, At: p.Now(), ReadAt: readAt})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -67,7 +68,7 @@ func checkScores(t testing.TB, c *pgx.Conn, n int) {
 	if got := pgInt(t, c, `SELECT count(*) FROM activity_logs`); got != n {
 		t.Errorf("%d activity logs, want %d", got, n)
 	}
-	if dup := pgInt(t, c, `SELECT count(*) FROM (SELECT event_key FROM activity_logs GROUP BY event_key HAVING count(*) > 1) d`); dup != 0 {
+	if dup := pgInt(t, c, `SELECT count(*) FROM (SELECT event_key FROM activity_logs WHERE event_key IS NOT NULL GROUP BY event_key HAVING count(*) > 1) d`); dup != 0 {
 		t.Errorf("%d events logged more than once", dup)
 	}
 	off := pgInt(t, c, `
@@ -323,5 +324,65 @@ func TestPostgresCaptureCandidateAfterJob(t *testing.T) {
 	}
 	if n := pgInt(t, c, `SELECT candidates_count FROM jobs`); n != 0 {
 		t.Errorf("candidates_count %d, want 0", n)
+	}
+}
+
+// A project that ran on webhooks alone has rows that never got their
+// work: backfill counts them (-dry-run), then queues them through the
+// outbox; rows already done are left alone, and running it twice scores
+// nothing twice.
+func TestPostgresBackfill(t *testing.T) {
+	dbURL := freshDatabase(t)
+	c := connect(t, dbURL)
+	pgExec(t, c, likesTable)
+	if err := runMigrate(context.Background(), dbURL, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	users := insertUsers(t, c, 2)
+	// Rows from before capture: the triggers are dropped while they go in.
+	pgExec(t, c, `DROP TRIGGER hookd_capture_insert ON likes; DROP TRIGGER hookd_capture_insert ON jobs; DROP TRIGGER hookd_capture_insert ON posts`)
+	pgExec(t, c, `INSERT INTO jobs (title, required_skills) VALUES ('Go developer', '{Go}'), ('Done already', '{Go}')`)
+	pgExec(t, c, `UPDATE jobs SET analysis_completed = true WHERE title = 'Done already'`)
+	pgExec(t, c, `INSERT INTO posts (user_id, content) VALUES ($1, 'Hello'), ($1, 'Moderated already')`, users[0])
+	pgExec(t, c, `UPDATE posts SET moderated_at = now(), moderation_status = 'approved' WHERE content = 'Moderated already'`)
+	pgExec(t, c, `INSERT INTO likes (user_id, created_at) SELECT $1, timestamp '2024-01-15 10:00:00' + i * interval '1 minute' FROM generate_series(1, 10) AS i`, users[0])
+	// The first three were scored by webhooks: their logs match by user, time and action.
+	pgExec(t, c, `INSERT INTO activity_logs (user_id, action, points_earned, processing_id, created_at)
+SELECT user_id, 'like', 5, 'old-' || id, created_at AT TIME ZONE 'UTC' FROM likes ORDER BY created_at LIMIT 3`)
+	pgExec(t, c, `UPDATE users SET engagement_score = 15 WHERE id = $1`, users[0])
+	if err := runMigrate(context.Background(), dbURL, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := runBackfill(context.Background(), []string{"-dry-run"}, dbURL, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"jobs           would queue 1", "posts          would queue 1", "likes          would queue 7"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run says\n%s\nwant a line %q", out.String(), want)
+		}
+	}
+	if n := pgInt(t, c, `SELECT count(*) FROM hookd.outbox`); n != 0 {
+		t.Fatalf("the dry run queued %d events", n)
+	}
+	for run := 1; run <= 2; run++ {
+		out.Reset()
+		if err := runBackfill(context.Background(), nil, dbURL, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(out.String(), "likes          queued 7") {
+		t.Errorf("backfill says\n%s", out.String())
+	}
+	a := startPostgresApp(t, dbURL, captureEnv(dbURL))
+	waitCaptured(t, a, c)
+	checkScores(t, c, 10)
+	if n := pgInt(t, c, `SELECT count(*) FROM jobs WHERE NOT analysis_completed`) + pgInt(t, c, `SELECT count(*) FROM posts WHERE moderated_at IS NULL`); n != 0 {
+		t.Errorf("%d rows still without their work", n)
+	}
+	out.Reset()
+	if err := runBackfill(context.Background(), []string{"-dry-run"}, dbURL, &out, io.Discard); err != nil || !strings.Contains(out.String(), "likes          would queue 0") {
+		t.Errorf("after the backfill: %v\n%s", err, out.String())
 	}
 }

@@ -7,9 +7,10 @@
 //
 //	SUPABASE_WEBHOOK_SECRET=dev-secret-123 hookd [--demo]
 //	DATABASE_URL=postgres://… hookd migrate
+//	DATABASE_URL=postgres://… hookd backfill [-dry-run]
 //	hookd bench [-url http://host:3001 -secret …] [-route mix] [-n 100000] [-c 64] [-drain]
 //
-// Configuration is read from the environment; see README.md.
+// Configuration is read from the environment; see docs/configuration.md.
 package main
 
 import (
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		switch args[0] {
 		case "migrate":
 			return runMigrate(ctx, getenv("DATABASE_URL"), stderr)
+		case "backfill":
+			return runBackfill(ctx, args[1:], getenv("DATABASE_URL"), os.Stdout, stderr)
 		case "bench":
 			return runBench(ctx, args[1:], getenv, os.Stdout, stderr)
 		}

@@ -517,6 +517,8 @@ const upsertCandidateMatchesPG = `
 INSERT INTO job_matches (job_id, candidate_id, match_score, matched_skills)
 SELECT m.job_id, $1::uuid, m.score, string_to_array(m.skills, chr(31))
 FROM unnest($2::uuid[], $3::int[], $4::text[]) AS m (job_id, score, skills)
+JOIN jobs j ON j.id = m.job_id
+WHERE j.analyzed_at <= $5
 ON CONFLICT (job_id, candidate_id) DO UPDATE
 SET match_score = EXCLUDED.match_score, matched_skills = EXCLUDED.matched_skills
 WHERE (job_matches.match_score, job_matches.matched_skills)
@@ -525,9 +527,10 @@ RETURNING job_id, xmax = 0 AS inserted`
 
 const deleteStaleCandidateMatchesPG = `
 DELETE FROM job_matches m
-WHERE m.candidate_id = $1::uuid
+USING jobs j
+WHERE m.candidate_id = $1::uuid AND j.id = m.job_id AND NOT coalesce(j.analyzed_at > $3, false)
   AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS kept (id) WHERE kept.id = m.job_id)
-RETURNING job_id`
+RETURNING m.job_id`
 
 // Each job's count moves by the rows this candidate added or removed.
 const countCandidateMatchesPG = `
@@ -552,7 +555,7 @@ func (s *PostgresStore) SaveCandidateMatches(ctx context.Context, m CandidateMat
 		delta := map[string]int32{}
 		var job string
 		var inserted bool
-		rows, _ := tx.Query(ctx, upsertCandidateMatchesPG, m.CandidateID, jobs, scores, skills)
+		rows, _ := tx.Query(ctx, upsertCandidateMatchesPG, m.CandidateID, jobs, scores, skills, m.ReadAt)
 		_, err := pgx.ForEachRow(rows, []any{&job, &inserted}, func() error {
 			if inserted {
 				delta[job]++
@@ -562,7 +565,7 @@ func (s *PostgresStore) SaveCandidateMatches(ctx context.Context, m CandidateMat
 		if err != nil {
 			return fmt.Errorf("upsert matches: %w", err)
 		}
-		rows, _ = tx.Query(ctx, deleteStaleCandidateMatchesPG, m.CandidateID, jobs)
+		rows, _ = tx.Query(ctx, deleteStaleCandidateMatchesPG, m.CandidateID, jobs, m.ReadAt)
 		if _, err := pgx.ForEachRow(rows, []any{&job}, func() error { delta[job]--; return nil }); err != nil {
 			return fmt.Errorf("delete stale matches: %w", err)
 		}

@@ -33,8 +33,8 @@ type Store interface {
 	// share one of the canonical skills.
 	FindOffers(ctx context.Context, skills []string) ([]Offer, error)
 	// SaveCandidateMatches replaces the candidate's matches with
-	// m.Matches, and keeps each job's candidates_count true, in one
-	// transaction.
+	// m.Matches, except on the jobs analysed after m.ReadAt, and keeps
+	// each job's candidates_count true, in one transaction.
 	SaveCandidateMatches(ctx context.Context, m CandidateMatches) error
 	// SaveModeration writes a post's moderation outcome.
 	SaveModeration(ctx context.Context, p PostTask, m ModerationRecord) error
@@ -82,6 +82,10 @@ type CandidateMatches struct {
 	CandidateID string
 	Matches     []OfferMatch // only those at or above MIN_MATCH_SCORE
 	At          time.Time
+	// ReadAt is when the offers were read. A job analysed since then was
+	// scored against this candidate by its own analysis, from fresher
+	// data: its row is left as that analysis wrote it.
+	ReadAt time.Time
 }
 
 // Match is one scored candidate for a job.
@@ -502,13 +506,15 @@ func (s *SQLiteStore) FindOffers(ctx context.Context, skills []string) ([]Offer,
 const upsertCandidateMatchesSQLite = `
 INSERT INTO job_matches (id, job_id, candidate_id, match_score, matched_skills, created_at)
 SELECT m.value ->> 'id', m.value ->> 'job', ?1, m.value ->> 'score', m.value -> 'skills', ?2
-FROM json_each(?3) AS m WHERE true
+FROM json_each(?3) AS m JOIN jobs j ON j.id = m.value ->> 'job'
+WHERE j.analyzed_at <= ?4
 ON CONFLICT (job_id, candidate_id) DO UPDATE
 SET match_score = excluded.match_score, matched_skills = excluded.matched_skills`
 
 const deleteStaleCandidateMatchesSQLite = `
 DELETE FROM job_matches
 WHERE candidate_id = ?1 AND job_id NOT IN (SELECT m.value ->> 'job' FROM json_each(?2) AS m)
+  AND job_id NOT IN (SELECT id FROM jobs WHERE analyzed_at > ?3)
 RETURNING job_id`
 
 // candidates_count is the number of a job's match rows, counted again for
@@ -533,10 +539,11 @@ func (s *SQLiteStore) SaveCandidateMatches(ctx context.Context, m CandidateMatch
 	}
 	matches := jsonText(rows)
 	return s.write(ctx, "save candidate matches "+m.CandidateID, func(tx *WriteTx) error {
-		if _, err := tx.Exec(upsertCandidateMatchesSQLite, m.CandidateID, timeText(m.At), matches); err != nil {
+		readAt := timeText(m.ReadAt)
+		if _, err := tx.Exec(upsertCandidateMatchesSQLite, m.CandidateID, timeText(m.At), matches, readAt); err != nil {
 			return fmt.Errorf("upsert matches: %w", err)
 		}
-		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches)
+		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches, readAt)
 		if err != nil {
 			return fmt.Errorf("delete stale matches: %w", err)
 		}

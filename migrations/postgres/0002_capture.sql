@@ -67,5 +67,8 @@ REVOKE ALL ON FUNCTION hookd.capture() FROM PUBLIC;
 ALTER TABLE activity_logs ADD COLUMN event_key text;
 CREATE UNIQUE INDEX activity_logs_event_key ON activity_logs (event_key);
 
+-- `hookd backfill` finds activity rows without a log by user and time.
+CREATE INDEX activity_logs_user_created ON activity_logs (user_id, created_at);
+
 -- Candidate matching looks analysed job offers up by canonical skill.
 CREATE INDEX idx_jobs_extracted_skills ON jobs USING gin (extracted_skills);
