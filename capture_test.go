@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -385,4 +386,51 @@ SELECT user_id, 'like', 5, 'old-' || id, created_at AT TIME ZONE 'UTC' FROM like
 	if err := runBackfill(context.Background(), []string{"-dry-run"}, dbURL, &out, io.Discard); err != nil || !strings.Contains(out.String(), "likes          would queue 0") {
 		t.Errorf("after the backfill: %v\n%s", err, out.String())
 	}
+}
+
+// captureBatch is the size of the one-statement inserts the capture
+// benchmarks make.
+const captureBatch = 10_000
+
+// BenchmarkCaptureTrigger measures what the capture trigger adds to the
+// app's own write: one INSERT of 10,000 likes, with the trigger attached
+// and without. An operation is one such INSERT.
+func BenchmarkCaptureTrigger(b *testing.B) {
+	for _, capture := range []bool{false, true} {
+		b.Run(fmt.Sprintf("capture=%v", capture), func(b *testing.B) {
+			_, c := captureDatabase(b)
+			users := insertUsers(b, c, 100)
+			if !capture {
+				pgExec(b, c, `DROP TRIGGER hookd_capture_insert ON likes`)
+			}
+			b.ResetTimer()
+			for range b.N {
+				pgExec(b, c, `INSERT INTO likes (user_id) SELECT ($1::uuid[])[1 + i % 100] FROM generate_series(0, $2 - 1) AS i`, users, captureBatch)
+				b.StopTimer()
+				pgExec(b, c, `TRUNCATE likes, hookd.outbox`)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/insert")
+		})
+	}
+}
+
+// BenchmarkPostgresCaptureEndToEnd measures a row's way from the app's
+// INSERT to its result: one statement inserts 10,000 likes, and the
+// operation ends when all 10,000 are in activity_logs.
+func BenchmarkPostgresCaptureEndToEnd(b *testing.B) {
+	dbURL, c := captureDatabase(b)
+	users := insertUsers(b, c, 100)
+	a := startPostgresApp(b, dbURL, captureEnv(dbURL))
+	b.ResetTimer()
+	for i := range b.N {
+		pgExec(b, c, `INSERT INTO likes (user_id) SELECT ($1::uuid[])[1 + i % 100] FROM generate_series(0, $2 - 1) AS i`, users, captureBatch)
+		for pgInt(b, c, `SELECT count(*) FROM activity_logs`) < (i+1)*captureBatch {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	b.StopTimer()
+	waitCaptured(b, a, c)
+	checkScores(b, c, b.N*captureBatch)
+	b.ReportMetric(float64(b.N*captureBatch)/b.Elapsed().Seconds(), "events/s")
 }

@@ -200,7 +200,7 @@ func TestPostgresStartAgainstUnmigratedDatabaseFails(t *testing.T) {
 	}
 }
 
-func startPostgresApp(t *testing.T, dbURL string, overrides map[string]string) *testApp {
+func startPostgresApp(t testing.TB, dbURL string, overrides map[string]string) *testApp {
 	t.Helper()
 	env := map[string]string{"DATABASE_URL": dbURL}
 	for k, v := range overrides {
