@@ -121,8 +121,8 @@ func backfillTable(ctx context.Context, tx pgx.Tx, src backfillSource, dryRun bo
 		return n, err
 	}
 	tag, err := tx.Exec(ctx, fmt.Sprintf(`
-INSERT INTO hookd.outbox (event)
-SELECT jsonb_build_object('type', 'INSERT', 'table', %s, 'schema', 'public', 'record', to_jsonb(r), 'old_record', NULL)
+INSERT INTO hookd.outbox (op, table_name, record)
+SELECT 'INSERT', %s, to_jsonb(r)
 %s ORDER BY r.created_at`, quoteLiteral(src.table), from))
 	if err != nil {
 		return 0, err

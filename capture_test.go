@@ -283,8 +283,8 @@ func failedJobError(t testing.TB, a *testApp, queue string) string {
 func TestPostgresCaptureBadEventFailsAlone(t *testing.T) {
 	dbURL, c := captureDatabase(t)
 	users := insertUsers(t, c, 1)
-	pgExec(t, c, `INSERT INTO hookd.outbox (event) VALUES ('{"type":"INSERT","table":"likes","schema":"public","record":{"user_id":"not-a-uuid"},"old_record":null}')`)
-	pgExec(t, c, `INSERT INTO hookd.outbox (event) VALUES ('"not an envelope"')`)
+	pgExec(t, c, `INSERT INTO hookd.outbox (op, table_name, record) VALUES ('INSERT', 'likes', '{"user_id":"not-a-uuid"}')`)
+	pgExec(t, c, `INSERT INTO hookd.outbox (op, table_name, record) VALUES ('INSERT', 'likes', '"not a row"')`)
 	pgExec(t, c, `INSERT INTO likes (user_id) VALUES ($1)`, users[0])
 	a := startPostgresApp(t, dbURL, captureEnv(dbURL))
 	counts := waitCaptured(t, a, c)
@@ -300,7 +300,7 @@ func TestPostgresCaptureBadEventFailsAlone(t *testing.T) {
 		err := scan(&id, &msg)
 		return id + ": " + msg, err
 	})
-	if err != nil || len(errs) != 2 || !strings.Contains(errs[0], "must be a UUID") || !strings.Contains(errs[1], "must be a JSON object") {
+	if err != nil || len(errs) != 2 || !strings.Contains(errs[0], "must be a UUID") || !strings.Contains(errs[1], "record: must be a JSON object") {
 		t.Errorf("failed jobs %q %v", errs, err)
 	}
 	checkScores(t, c, 1)

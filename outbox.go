@@ -116,8 +116,13 @@ func (o *Outbox) listenOnce(ctx context.Context, wake chan struct{}) error {
 	}
 }
 
+// Each event as the envelope its webhook would have been.
 const claimOutboxSQL = `
-SELECT id, event::text, captured_at FROM hookd.outbox
+SELECT id,
+       json_build_object('type', op, 'table', table_name, 'schema', 'public',
+                         'record', record, 'old_record', old_record)::text,
+       captured_at
+FROM hookd.outbox
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED`
