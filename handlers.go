@@ -23,7 +23,7 @@ import (
 // ServerConfig is what the HTTP side is built from.
 type ServerConfig struct {
 	Kinds       []Kind // each gets its webhook route
-	Queue       *Queue
+	Queue       Intake
 	Secret      string   // expected in x-webhook-secret
 	SigningKeys [][]byte // Standard Webhooks keys; none turns signatures off
 	MaxBody     int64

@@ -46,7 +46,7 @@ const outboxBatch = 1000
 // Outbox pulls captured events into the queue.
 type Outbox struct {
 	Pool    *pgxpool.Pool
-	Queue   *Queue
+	Queue   Intake
 	Kinds   []Kind
 	MaxBody int64         // an event larger than a webhook may be fails
 	Poll    time.Duration // how long to wait for a NOTIFY before looking anyway

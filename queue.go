@@ -35,7 +35,41 @@ type Job struct {
 // good.
 func (j Job) LastAttempt() bool { return j.Attempt >= j.MaxAttempts }
 
-// Queue is a durable job queue in hookd.db. Its writes go through the
+// The queue as the rest of hookd sees it, in three small interfaces, one
+// per side that uses it. *Queue, in hookd.db, implements all three; a
+// queue several hookd processes share (in Postgres, say) would be a second
+// implementation of these and nothing more. Its contract: a job is
+// durable once Enqueue returns; it runs at least once and is done in
+// effect once (work is idempotent); a claim is a lease, and an ack counts
+// only for the claim it names.
+
+// Intake puts jobs in and reads them back: the webhook routes, the
+// outbox, health and the status route.
+type Intake interface {
+	Enqueue(ctx context.Context, jobs ...NewJob) ([]Enqueued, error)
+	Counts(ctx context.Context) (map[string]QueueCounts, error)
+	Status(ctx context.Context, processingID string) (JobStatus, error)
+	CommitError() string
+}
+
+// Worklist hands jobs to the worker pools and takes back how they ended.
+type Worklist interface {
+	Claim(ctx context.Context, queue string, n int) ([]Job, error)
+	Ack(ctx context.Context, acks []Ack) ([]bool, error)
+	// Ready signals that a job of the queue may have become claimable;
+	// NextRetry says when the earliest delayed one will.
+	Ready(queue string) <-chan struct{}
+	NextRetry(ctx context.Context, queue string) (time.Time, bool, error)
+}
+
+// Upkeep takes back expired leases and forgets what is old.
+type Upkeep interface {
+	ReapExpired(ctx context.Context) (int, error)
+	PruneCompleted(ctx context.Context, cutoff time.Time) (int, error)
+	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Queue is the durable job queue in hookd.db. Its writes go through the
 // DB's group-commit writer, so enqueues, claims and acks from many
 // goroutines share transactions and fsyncs.
 type Queue struct {
@@ -49,6 +83,12 @@ type Queue struct {
 	maxDelay time.Duration
 	lease    time.Duration
 }
+
+var (
+	_ Intake   = (*Queue)(nil)
+	_ Worklist = (*Queue)(nil)
+	_ Upkeep   = (*Queue)(nil)
+)
 
 // QueueOptions are the retry and lease settings.
 type QueueOptions struct {

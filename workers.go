@@ -29,7 +29,7 @@ type WorkFunc func(ctx context.Context, jobs []Job) []Result
 // Pool runs one queue's jobs on at most Size goroutines, each doing up to
 // Batch jobs per call of Work.
 type Pool struct {
-	Queue   *Queue
+	Queue   Worklist
 	Name    string
 	Size    int
 	Batch   int // jobs per call of Work; 0 means 1
@@ -319,7 +319,7 @@ func (g *StoreGate) probe() {
 // Maintenance takes back expired leases and prunes old completed jobs and
 // delivery keys.
 type Maintenance struct {
-	Queue     *Queue
+	Queue     Upkeep
 	Lease     time.Duration
 	Retention time.Duration
 	Log       *slog.Logger
