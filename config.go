@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,14 +70,14 @@ func loadConfig(getenv func(string) string, kinds []Kind) (Config, error) {
 		VisionEndpoint:      r.str("VISION_ENDPOINT", defaultVisionEndpoint),
 		MaxBodyBytes:        int64(r.intIn("MAX_BODY_BYTES", 1<<20, 1024, 64<<20)),
 		ShutdownTimeout:     r.duration("SHUTDOWN_TIMEOUT", 25*time.Second),
-		BlockedDomains:      splitList(getenv("BLOCKED_DOMAINS")),
+		BlockedDomains:      r.domains("BLOCKED_DOMAINS"),
 		WordlistDir:         strings.TrimSpace(getenv("MODERATION_WORDLIST_DIR")),
 		Lease:               r.duration("JOB_LEASE", 60*time.Second),
 		Retention:           r.duration("COMPLETED_RETENTION", 24*time.Hour),
 		Demo:                r.boolean("DEMO_DATA"),
 		LeaderboardDisabled: r.boolean("LEADERBOARD_DISABLED"),
-		LogLevel:            r.str("LOG_LEVEL", "info"),
-		LogFormat:           r.str("LOG_FORMAT", "text"),
+		LogLevel:            r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:           r.oneOf("LOG_FORMAT", "text", "text", "json"),
 	}
 	for _, k := range c.Kinds {
 		c.Workers[k.Queue] = r.intIn(k.WorkersEnv, k.Workers, 1, 1000)
@@ -190,13 +191,44 @@ func (r *envReader) boolean(name string) bool {
 	}
 }
 
-// splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
+// oneOf reads one of the allowed values, in any case.
+func (r *envReader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(name, def))
+	if !slices.Contains(allowed, v) {
+		r.fail(fmt.Sprintf("%s=%q: want one of %s", name, r.getenv(name), strings.Join(allowed, ", ")))
+		return def
+	}
+	return v
+}
+
+// domains reads a comma-separated list of domain names, lowercased.
+func (r *envReader) domains(name string) []string {
 	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, strings.ToLower(part))
+	for _, part := range strings.Split(r.getenv(name), ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		switch {
+		case part == "":
+		case !isDomainName(part):
+			r.fail(fmt.Sprintf("%s: %q is not a domain name such as spam.example", name, part))
+		default:
+			out = append(out, part)
 		}
 	}
 	return out
+}
+
+// isDomainName accepts dot-separated labels of letters, digits and
+// hyphens (punycode included), two labels at least.
+func isDomainName(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(s) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' ||
+			strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -33,28 +33,85 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "hookd:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "hookd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "migrate":
-			return runMigrate(ctx, getenv("DATABASE_URL"), stderr)
-		case "backfill":
-			return runBackfill(ctx, args[1:], getenv("DATABASE_URL"), os.Stdout, stderr)
-		case "bench":
-			return runBench(ctx, args[1:], getenv, os.Stdout, stderr)
-		}
+// errUsage marks a command line hookd does not understand (exit status 2).
+var errUsage = errors.New("usage")
+
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s (hookd help lists the commands)", errUsage, fmt.Sprintf(format, args...))
+}
+
+const usage = `hookd takes Supabase webhooks and captured row events for a job board,
+commits each to a queue in DATA_DIR/hookd.db, and works them off in the
+background: job analysis, candidate matching, post moderation, activity
+scoring.
+
+Usage:
+  hookd [serve] [-demo]       run the service (the default command)
+  hookd migrate               apply hookd's migrations to DATABASE_URL and attach capture triggers
+  hookd backfill [-dry-run]   queue the work that rows of DATABASE_URL never got
+  hookd jobs ...              list, retry or discard failed jobs in DATA_DIR/hookd.db
+  hookd bench [flags]         load a hookd and report accept rate, latency and WAL size
+  hookd help                  this text
+
+Main environment variables (all of them: docs/configuration.md):
+  SUPABASE_WEBHOOK_SECRET  required: the secret webhooks send in x-webhook-secret
+  PORT                     HTTP port (3001)
+  DATA_DIR                 where hookd.db and redka.db live (./data)
+  DATABASE_URL             Supabase Postgres for the results; unset: results in hookd.db
+  LOG_LEVEL, LOG_FORMAT    debug|info|warn|error (info), text|json (text)
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	command, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		command, rest = args[0], args[1:]
 	}
+	switch command {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, getenv("DATABASE_URL"), stdout)
+	case "backfill":
+		return runBackfill(ctx, rest, getenv("DATABASE_URL"), stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, getenv, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError("unknown command %q", command)
+}
+
+// runServe is `hookd [serve]`: the service, until SIGINT or SIGTERM.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hookd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout, "\nFlags of hookd serve:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+	}
 	demo := fs.Bool("demo", false, "load ~2,000 synthetic candidates into an empty embedded store (or DEMO_DATA=1)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %v", errUsage, err)
+	case fs.NArg() > 0:
+		return usageError("unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -64,14 +121,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := OpenApp(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
-		app.Close()
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	app, err := OpenApp(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	return app.Serve(ctx, ln)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -561,7 +562,7 @@ func TestPostModerationEndToEnd(t *testing.T) {
 
 func TestConfigRefusesToStartWithoutSecret(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), nil, func(string) string { return "" }, &stderr)
+	err := run(context.Background(), nil, func(string) string { return "" }, io.Discard, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "SUPABASE_WEBHOOK_SECRET") {
 		t.Fatalf("run without a secret: %v, want an error naming SUPABASE_WEBHOOK_SECRET", err)
 	}
@@ -571,18 +572,55 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	env := map[string]string{
 		"SUPABASE_WEBHOOK_SECRET": "s", "PORT": "99999", "JOB_ATTEMPTS": "zero",
 		"ACTIVITY_TIMEZONE": "Mars/Olympus", "OFFPEAK_HOURS": "25-3", "SHUTDOWN_TIMEOUT": "soon",
+		"LOG_LEVEL": "verbose", "LOG_FORMAT": "xml", "BLOCKED_DOMAINS": "spam.example, not a domain",
 	}
 	_, err := LoadConfig(func(k string) string { return env[k] })
 	if err == nil {
 		t.Fatal("no error for a bad configuration")
 	}
-	for _, name := range []string{"PORT", "JOB_ATTEMPTS", "ACTIVITY_TIMEZONE", "OFFPEAK_HOURS", "SHUTDOWN_TIMEOUT"} {
+	for _, name := range []string{"PORT", "JOB_ATTEMPTS", "ACTIVITY_TIMEZONE", "OFFPEAK_HOURS", "SHUTDOWN_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", `BLOCKED_DOMAINS: "not a domain"`} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
 	var joined interface{ Unwrap() []error }
-	if !errors.As(err, &joined) || len(joined.Unwrap()) != 5 {
-		t.Errorf("want the 5 problems reported together, got %v", err)
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 8 {
+		t.Errorf("want the 8 problems reported together, got %v", err)
+	}
+}
+
+// `hookd help` and `-h` list the commands and exit 0; an unknown command
+// or argument is a usage error (exit 2) and starts nothing.
+func TestHelpAndUnknownCommands(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"serve", "-h"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, env, &out, io.Discard); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		for _, want := range []string{"hookd migrate", "hookd backfill", "hookd jobs", "hookd bench", "SUPABASE_WEBHOOK_SECRET", "DATABASE_URL"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v: the usage lacks %q:\n%s", args, want, out.String())
+			}
+		}
+	}
+	for _, args := range [][]string{{"foo"}, {"serve", "extra"}, {"-nosuchflag"}} {
+		if err := run(context.Background(), args, env, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+	bin := buildHookd(t)
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"help"}, 0}, {[]string{"--help"}, 0}, {[]string{"foo"}, 2}} {
+		err := exec.Command(bin, c.args...).Run()
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		}
+		if code != c.code {
+			t.Errorf("hookd %v exited %d (%v), want %d", c.args, code, err, c.code)
+		}
 	}
 }
