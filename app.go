@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -29,6 +30,7 @@ type App struct {
 	built  chan struct{}   // closed when the leaderboard rebuild goroutine is done
 	life   context.Context // ends at Close; bounds the gate's probing
 	end    context.CancelFunc
+	unlock func() // releases DATA_DIR
 }
 
 // OpenApp opens DATA_DIR/hookd.db and its queues, opens the results store
@@ -36,11 +38,19 @@ type App struct {
 // previous process to waiting and, with --demo, loads the demo
 // candidates.
 func OpenApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	db, err := OpenDB(cfg.DataDir)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	app := &App{cfg: cfg, log: log, db: db}
+	db, err := OpenDB(cfg.DataDir)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	app := &App{cfg: cfg, log: log, db: db, unlock: unlock}
 	app.life, app.end = context.WithCancel(context.Background())
 	if err := app.open(ctx); err != nil {
 		app.Close()
@@ -248,7 +258,9 @@ func (a *App) Close() error {
 	if a.store != nil {
 		a.store.Close()
 	}
-	return errors.Join(a.db.Close(), berr)
+	err := errors.Join(a.db.Close(), berr)
+	a.unlock()
+	return err
 }
 
 // openLeaderboard opens redka.db unless LEADERBOARD_DISABLED, and starts

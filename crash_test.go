@@ -293,3 +293,25 @@ func stopGracefully(t *testing.T, p *process) {
 		t.Errorf("no clean stop in the logs")
 	}
 }
+
+// A second hookd on a data dir in use stops at once, naming the first
+// one's pid; once the first is killed, the next one starts.
+func TestSecondProcessOnADataDirStops(t *testing.T) {
+	dir := t.TempDir()
+	first := startProcess(t, dir)
+	cmd := exec.Command(buildHookd(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd.Env = append(os.Environ(), "SUPABASE_WEBHOOK_SECRET="+testSecret, "DATA_DIR="+dir, "PORT="+strconv.Itoa(port), "DATABASE_URL=")
+	out, err := cmd.CombinedOutput()
+	want := fmt.Sprintf("in use by another hookd (pid %d)", first.cmd.Process.Pid)
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Fatalf("second hookd: %v\n%s\nwant it to stop saying %q", err, out, want)
+	}
+	first.kill(t)
+	startProcess(t, dir)
+}
