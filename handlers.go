@@ -334,6 +334,23 @@ type healthReply struct {
 	Outbox    *OutboxStats           `json:"outbox,omitempty"`
 }
 
+// Health is open, so what it says of a problem is generic unless the
+// caller sends the secret: an error's text can name the database's host,
+// port and user. The logs have the details (the gate and the writer log
+// them when they happen).
+const (
+	publicStoreProblem = "results store unreachable"
+	publicQueueProblem = "queue cannot commit"
+)
+
+// withoutDetails is generic when problem is set, "" when it is not.
+func withoutDetails(problem, generic string) string {
+	if problem == "" {
+		return ""
+	}
+	return generic
+}
+
 // health answers GET /api/health/queues. It is open: load balancers call it.
 func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -351,6 +368,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		} else {
 			reply.Store = err.Error()
 		}
+	}
+	if !s.authorized(r) {
+		reply.Store = withoutDetails(reply.Store, publicStoreProblem)
+		reply.Queue = withoutDetails(reply.Queue, publicQueueProblem)
 	}
 	code := http.StatusOK
 	switch {

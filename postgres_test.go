@@ -457,8 +457,12 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	code, h := a.health(t)
-	if code != http.StatusOK || h.Status != "degraded" || h.Store == "" {
-		t.Errorf("health during the outage: %d %+v, want 200 degraded naming the store", code, h)
+	if code != http.StatusOK || h.Status != "degraded" || h.Store != "results store unreachable" {
+		t.Errorf("health during the outage: %d %+v, want 200 degraded, no details without the secret", code, h)
+	}
+	withSecret := a.do(t, http.MethodGet, "/api/health/queues", "", "", map[string]string{"x-webhook-secret": testSecret})
+	if !strings.Contains(withSecret.Raw, "127.0.0.1") {
+		t.Errorf("health with the secret: %s, want the store's error in full", withSecret.Raw)
 	}
 	proxy.restore()
 	counts := a.waitDrained(t)
