@@ -167,7 +167,7 @@ func (s *Server) webhook(k Kind) httprouter.Handle {
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (time.Time, error) {
 	bySecret := s.authorized(r)
 	if !bySecret && (s.signatures == nil || !hasSignatureHeaders(r.Header)) {
-		return time.Time{}, errInvalidSecret
+		return time.Time{}, s.whyUnauthorized(r)
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return time.Time{}, &RequestError{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/json"}
@@ -184,9 +184,24 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer
 	return received, nil
 }
 
-// errInvalidSecret is the 401 for a webhook that proves nothing: no valid
-// x-webhook-secret, and no signature it may be checked by instead.
-var errInvalidSecret = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: Invalid webhook secret"}
+// The 401s of a request that proves nothing. A wrong secret keeps the
+// text senders have always had, which some may match.
+var (
+	errInvalidSecret = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: Invalid webhook secret"}
+	errMissingSecret = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: missing x-webhook-secret"}
+	errSigningIsOff  = &RequestError{Status: http.StatusUnauthorized, Message: "Unauthorized: the request is signed (Standard Webhooks) but signing is not enabled on this hookd (WEBHOOK_SIGNING_SECRET); send x-webhook-secret"}
+)
+
+// whyUnauthorized says what a request without a valid secret lacks.
+func (s *Server) whyUnauthorized(r *http.Request) error {
+	switch {
+	case r.Header.Get("x-webhook-secret") != "":
+		return errInvalidSecret
+	case s.signatures == nil && hasSignatureHeaders(r.Header):
+		return errSigningIsOff
+	}
+	return errMissingSecret
+}
 
 // enqueue commits the job under its delivery key and answers: 200 with
 // the job's processingId (the first delivery's for a duplicate), or 503
@@ -277,7 +292,7 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) authenticated(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 		if !s.authorized(r) {
-			writeRequestError(w, errInvalidSecret)
+			writeRequestError(w, s.whyUnauthorized(r))
 			return
 		}
 		h(w, r, p)

@@ -313,7 +313,7 @@ func TestWebhookErrors(t *testing.T) {
 		status      int
 		errorHas    string
 	}{
-		{"no secret", "POST", "/api/jobs/analyze", "application/json", `{"jobId":"j1","title":"t"}`, nil, 401, "Invalid webhook secret"},
+		{"no secret", "POST", "/api/jobs/analyze", "application/json", `{"jobId":"j1","title":"t"}`, nil, 401, "Unauthorized: missing x-webhook-secret"},
 		{"wrong secret", "POST", "/api/activity/score", "application/json", `{"userId":"u","action":"like"}`,
 			map[string]string{"x-webhook-secret": "test-secreT"}, 401, "Invalid webhook secret"},
 		{"secret prefix", "POST", "/api/posts/moderate", "application/json", `{"postId":"p","content":"x"}`,
@@ -350,7 +350,7 @@ func TestWebhookErrors(t *testing.T) {
 		{"unknown GET", "GET", "/", "", ``, nil, 404, "Not found"},
 		{"wrong method", "GET", "/api/jobs/analyze", "", ``, nil, 405, "Method not allowed"},
 		{"wrong method on health", "DELETE", "/api/health/queues", "", ``, nil, 405, "Method not allowed"},
-		{"processing without secret", "GET", "/api/processing/job-x-1-abc", "", ``, nil, 401, "Invalid webhook secret"},
+		{"processing without secret", "GET", "/api/processing/job-x-1-abc", "", ``, nil, 401, "Unauthorized: missing x-webhook-secret"},
 		{"processing unknown", "GET", "/api/processing/job-x-1-abc", "", ``, auth, 404, "not found"},
 	}
 	for _, c := range cases {

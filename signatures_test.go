@@ -134,7 +134,7 @@ func TestSignedWebhooks(t *testing.T) {
 		{"timestamp not a number", body, badStamp, 401, "Unauthorized: webhook-timestamp must be Unix seconds"},
 		{"wrong x-webhook-secret, valid signature", body, wrongSecretButSigned, 200, ""},
 		{"valid x-webhook-secret, bad signature", body, secretAndBadSignature, 200, ""},
-		{"no secret, no signature", body, nil, 401, "Unauthorized: Invalid webhook secret"},
+		{"no secret, no signature", body, nil, 401, "Unauthorized: missing x-webhook-secret"},
 	}
 	accepted := 0
 	for _, c := range cases {
@@ -178,11 +178,19 @@ func TestSignedEnvelopeIndependentVector(t *testing.T) {
 	}
 }
 
-// Without WEBHOOK_SIGNING_SECRET a signature authenticates nothing.
+// Without WEBHOOK_SIGNING_SECRET a signature authenticates nothing, and
+// the 401 says signing is not enabled; with a wrong secret as well, the
+// usual "Invalid webhook secret".
 func TestSignatureIgnoredWhenSigningIsOff(t *testing.T) {
 	a := startApp(t, nil)
 	body := `{"jobId":"j1","title":"t"}`
-	r := a.do(t, http.MethodPost, "/api/jobs/analyze", "application/json", body, signedHeaders(keyA, "msg_1", time.Now().Unix(), body))
+	signed := signedHeaders(keyA, "msg_1", time.Now().Unix(), body)
+	r := a.do(t, http.MethodPost, "/api/jobs/analyze", "application/json", body, signed)
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.str("error"), "signing is not enabled") {
+		t.Fatalf("%d %s, want 401 saying signing is not enabled", r.Status, r.Raw)
+	}
+	signed["x-webhook-secret"] = "wrong"
+	r = a.do(t, http.MethodPost, "/api/jobs/analyze", "application/json", body, signed)
 	if r.Status != http.StatusUnauthorized || r.str("error") != "Unauthorized: Invalid webhook secret" {
 		t.Fatalf("%d %s, want 401 Invalid webhook secret", r.Status, r.Raw)
 	}
