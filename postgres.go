@@ -331,7 +331,10 @@ SELECT processing_id FROM logged`
 // get the error, so that the written ones still reach the leaderboard.
 func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
 	out, err := s.recordBatch(ctx, recs)
-	if err == nil || !IsPermanent(err) || len(recs) == 1 {
+	if len(recs) == 1 {
+		return out, missingUser(err, recs[0].UserID)
+	}
+	if err == nil || !IsPermanent(err) {
 		return out, err
 	}
 	out = make([]Recorded, len(recs))
@@ -346,7 +349,7 @@ func (s *PostgresStore) RecordActivities(ctx context.Context, recs []ActivityRec
 			}
 			return out, nil
 		default:
-			out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, err)
+			out[i].Err = fmt.Errorf("record activity %s: %w", a.ProcessingID, missingUser(err, a.UserID))
 		}
 	}
 	return out, nil
@@ -378,6 +381,17 @@ func (s *PostgresStore) recordBatch(ctx context.Context, recs []ActivityRecord) 
 		out[i].Applied = isNew[a.ProcessingID]
 	}
 	return out, nil
+}
+
+// missingUser names the user when err is the foreign key of activity_logs
+// refusing a user the app does not have, as job and post errors name
+// theirs.
+func missingUser(err error, userID string) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.TableName == "activity_logs" {
+		return Permanent(fmt.Errorf("user %s not found in users", userID))
+	}
+	return err
 }
 
 // classifyPG sorts a database error into the classes of errors.go:

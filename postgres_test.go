@@ -293,7 +293,7 @@ func TestPostgresMissingRowsFailPermanently(t *testing.T) {
 		a.mustAccept(t, "/api/activity/score", `{"userId":"`+userA+`","action":"like"}`),
 	}
 	a.waitDrained(t)
-	for i, want := range []string{"job " + jobGo + " not found", "post " + postA + " not found", "activity_logs_user_id_fkey"} {
+	for i, want := range []string{"job " + jobGo + " not found", "post " + postA + " not found", "user " + userA + " not found"} {
 		s := a.status(t, ids[i])
 		if s.State != StateFailed || s.Attempts != 1 || s.LastError == nil || !strings.Contains(*s.LastError, want) {
 			t.Errorf("%s: %+v (%v), want failed after one attempt naming %q", ids[i], s, deref(s.LastError), want)
@@ -641,8 +641,8 @@ func TestPostgresActivityBatchIsolatesABadRecord(t *testing.T) {
 		if out[0].Applied != firstRun || out[0].Err != nil || out[2].Applied != firstRun || out[2].Err != nil {
 			t.Errorf("run %d: good records %+v %+v, want applied=%v", run, out[0], out[2], firstRun)
 		}
-		if !IsPermanent(out[1].Err) || !strings.Contains(out[1].Err.Error(), "activity_logs_user_id_fkey") {
-			t.Errorf("run %d: unknown user: %v, want a permanent foreign key error", run, out[1].Err)
+		if !IsPermanent(out[1].Err) || !strings.Contains(out[1].Err.Error(), "user "+ghost+" not found in users") {
+			t.Errorf("run %d: unknown user: %v, want a permanent error naming the user", run, out[1].Err)
 		}
 		if s := pgInt(t, c, `SELECT engagement_score FROM users WHERE id = $1`, users[0]); s != 15 {
 			t.Errorf("run %d: engagement_score %d, want 15", run, s)
