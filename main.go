@@ -146,7 +146,8 @@ func runMigrate(ctx context.Context, url string, out io.Writer) error {
 	defer pg.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := pg.Migrate(ctx); err != nil {
+	applied, err := pg.Migrate(ctx)
+	if err != nil {
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
 			return fmt.Errorf("%w (the app's tables users, candidates, jobs and posts must exist first)", err)
 		}
@@ -159,7 +160,12 @@ func runMigrate(ctx context.Context, url string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "hookd migrate: the schema is up to date; capturing the row events of", strings.Join(tables, ", "))
+	if len(applied) == 0 {
+		fmt.Fprintf(out, "hookd migrate: nothing to apply, the database has all %d migrations\n", len(postgresMigrations))
+	} else {
+		fmt.Fprintln(out, "hookd migrate: applied", strings.Join(applied, ", "))
+	}
+	fmt.Fprintln(out, "hookd migrate: capture triggers on", strings.Join(tables, ", "))
 	return nil
 }
 

@@ -221,49 +221,51 @@ const postgresVersionSQL = `SELECT coalesce(max(version), 0) FROM hookd.schema_m
 const recordMigrationSQL = `INSERT INTO hookd.schema_migrations (version) VALUES ($1)`
 
 // migratePostgres applies the migrations the database lacks, in order,
-// each in its own transaction.
-func migratePostgres(ctx context.Context, pool *pgxpool.Pool, migrations []migration) error {
+// each in its own transaction, and returns the names of those it applied.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, migrations []migration) ([]string, error) {
+	var applied []string
 	for {
-		done, err := applyNextPostgresMigration(ctx, pool, migrations)
-		if err != nil || done {
-			return err
+		name, err := applyNextPostgresMigration(ctx, pool, migrations)
+		if err != nil || name == "" {
+			return applied, err
 		}
+		applied = append(applied, name)
 	}
 }
 
 // applyNextPostgresMigration applies the first migration the database
-// lacks, in one transaction with its version row, and reports done when
-// there was none left.
-func applyNextPostgresMigration(ctx context.Context, pool *pgxpool.Pool, migrations []migration) (done bool, err error) {
+// lacks, in one transaction with its version row, and returns its name,
+// "" when there was none left.
+func applyNextPostgresMigration(ctx context.Context, pool *pgxpool.Pool, migrations []migration) (string, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, migrateLockSQL); err != nil {
-		return false, fmt.Errorf("lock: %w", err)
+		return "", fmt.Errorf("lock: %w", err)
 	}
 	// Several statements in one text go by the simple protocol.
 	if _, err := tx.Exec(ctx, migrationsTableSQL, pgx.QueryExecModeSimpleProtocol); err != nil {
-		return false, fmt.Errorf("create hookd.schema_migrations: %w", err)
+		return "", fmt.Errorf("create hookd.schema_migrations: %w", err)
 	}
 	var version int
 	if err := tx.QueryRow(ctx, postgresVersionSQL).Scan(&version); err != nil {
-		return false, fmt.Errorf("read schema version: %w", err)
+		return "", fmt.Errorf("read schema version: %w", err)
 	}
 	if version > len(migrations) {
-		return false, fmt.Errorf("%w: the database is at version %d and this hookd knows versions up to %d; migrate with the newer hookd",
+		return "", fmt.Errorf("%w: the database is at version %d and this hookd knows versions up to %d; migrate with the newer hookd",
 			errNewerSchema, version, len(migrations))
 	}
 	if version == len(migrations) {
-		return true, tx.Commit(ctx)
+		return "", tx.Commit(ctx)
 	}
 	m := migrations[version]
 	if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+		return "", fmt.Errorf("migration %s: %w", m.name, err)
 	}
 	if _, err := tx.Exec(ctx, recordMigrationSQL, m.version); err != nil {
-		return false, fmt.Errorf("migration %s: record it: %w", m.name, err)
+		return "", fmt.Errorf("migration %s: record it: %w", m.name, err)
 	}
-	return false, tx.Commit(ctx)
+	return m.name, tx.Commit(ctx)
 }

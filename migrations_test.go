@@ -328,7 +328,7 @@ func TestPostgresMigrateRefusesANewerDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	err = pg.Migrate(context.Background())
+	_, err = pg.Migrate(context.Background())
 	if !errors.Is(err, errNewerSchema) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", newer)) {
 		t.Fatalf("migrate a database at version %d: %v, want a refusal naming the version", newer, err)
 	}

@@ -69,12 +69,14 @@ func redactURLError(err error) error {
 func (s *PostgresStore) Close() { s.pool.Close() }
 
 // Migrate applies the migrations the database lacks (see migrations.go),
-// each in its own transaction; run again, it does nothing.
-func (s *PostgresStore) Migrate(ctx context.Context) error {
-	if err := migratePostgres(ctx, s.pool, postgresMigrations); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+// each in its own transaction, and returns the names of those it applied;
+// run again, it does nothing.
+func (s *PostgresStore) Migrate(ctx context.Context) ([]string, error) {
+	applied, err := migratePostgres(ctx, s.pool, postgresMigrations)
+	if err != nil {
+		return applied, fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return applied, nil
 }
 
 // requiredColumns is everything hookd reads or writes, by table.
