@@ -111,7 +111,7 @@ func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := p.Moderator.Moderate(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, images)
+	m := p.Moderator.Moderate(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, Checks{Images: images})
 	outcome := ModerationOutcome{Status: m.Status, Reason: strings.Join(m.Reasons, "; "), At: p.Now()}
 	if err := p.Store.SaveModeration(ctx, t, outcome); err != nil {
 		return nil, err
