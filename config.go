@@ -39,6 +39,9 @@ type Config struct {
 	Clock               func() time.Time // the leaderboard's clock; nil = time.Now (tests inject one)
 	LogLevel            string
 	LogFormat           string
+	// TextModeration is TEXT_MODERATION_*: the optional text-moderation
+	// service (textmoderation.go).
+	TextModeration TextModerationConfig
 }
 
 // defaultVisionEndpoint is Google's SafeSearch endpoint (SPEC §2).
@@ -73,6 +76,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogLevel:            r.str("LOG_LEVEL", "info"),
 		LogFormat:           r.str("LOG_FORMAT", "text"),
 	}
+	c.TextModeration = loadTextModerationConfig(&r)
 	if c.Secret == "" {
 		r.fail("SUPABASE_WEBHOOK_SECRET is not set: hookd refuses to accept unauthenticated webhooks; set it to the secret your Supabase webhooks send in x-webhook-secret")
 	}

@@ -256,6 +256,7 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 	if a.board != nil {
 		p.Recorded = a.board.Record
 	}
+	p.TextModeration = a.cfg.TextModeration.Client()
 	sizes := map[string]int{
 		QueueJobs:     a.cfg.JobConcurrency,
 		QueuePosts:    a.cfg.PostConcurrency,

@@ -1,10 +1,11 @@
 package main
 
 // Post moderation: word lists, text heuristics, and the decision that
-// combines text, links and image verdicts into one status. Pure: the Vision
-// call happens in the processor, which hands its verdicts in. The rules that
-// read who a post targets are in textrules.go. A Moderator is read-only once
-// built, so it is safe for concurrent use.
+// combines text, links, image verdicts and the text-moderation service's
+// verdict into one status. Pure: the Vision and text-moderation calls happen
+// in the processor, which hands their verdicts in. The rules that read who a
+// post targets are in textrules.go. A Moderator is read-only once built, so
+// it is safe for concurrent use.
 
 import (
 	"embed"
@@ -360,18 +361,20 @@ func NewModerator(lists WordLists, blockedDomains []string) *Moderator {
 //
 // The post is blocked on a threat, a hate term or frame, a blocking kind of
 // harassment (doxxing, stalking, "go back to your country"), an image Vision
-// finds VERY_LIKELY adult or violent, or a score of BlockThreshold; flagged
-// on a directed insult or another flagging frame, a score of FlagThreshold,
-// any link rule, an image LIKELY or more adult, violent or racy, or an
-// image URL refused for Vision; approved otherwise. Notes that decide
-// nothing (images not checked, Vision errors) still appear in the reasons.
-// Reasons come in a stable order without duplicates and never quote the
-// whole content.
+// finds VERY_LIKELY adult or violent, a blocking verdict of the
+// text-moderation service, or a score of BlockThreshold; flagged on a
+// directed insult or another flagging frame, a score of FlagThreshold, any
+// link rule, an image LIKELY or more adult, violent or racy, an image URL
+// refused for Vision, or a flagging verdict of the service; approved
+// otherwise. Notes that decide nothing (images or text not checked, Vision
+// errors) still appear in the reasons. Reasons come in a stable order
+// without duplicates and never quote the whole content.
 func (m *Moderator) Moderate(p PostContent, c Checks) Moderation {
 	var v verdict
 	v.checkText(p.Content, m)
 	v.checkLinks(PostLinks(p), m.blocklist)
 	v.checkImages(p.Images, c.Images)
+	v.checkTextService(c.Text)
 	return v.moderation()
 }
 
@@ -379,6 +382,7 @@ func (m *Moderator) Moderate(p PostContent, c Checks) Moderation {
 // services, for the decision in Moderate. The zero value: no service.
 type Checks struct {
 	Images ImageReport
+	Text   TextReport
 }
 
 // ImageReport is what the processor learnt about a post's images, for the
