@@ -179,6 +179,7 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 	if a.board != nil {
 		p.Recorded = a.board.Record
 	}
+	p.TextModeration = a.cfg.TextModeration.Client()
 	var pools []*Pool
 	for _, k := range a.cfg.Kinds {
 		pools = append(pools, &Pool{

@@ -41,6 +41,9 @@ type Config struct {
 	Clock               func() time.Time // the leaderboard's clock; nil = time.Now (tests inject one)
 	LogLevel            string
 	LogFormat           string
+	// TextModeration is TEXT_MODERATION_*: the optional text-moderation
+	// service (textmoderation.go).
+	TextModeration TextModerationConfig
 }
 
 // defaultVisionEndpoint is Google's SafeSearch endpoint (SPEC §2).
@@ -82,6 +85,7 @@ func loadConfig(getenv func(string) string, kinds []Kind) (Config, error) {
 	for _, k := range c.Kinds {
 		c.Workers[k.Queue] = r.intIn(k.WorkersEnv, k.Workers, 1, 1000)
 	}
+	c.TextModeration = loadTextModerationConfig(&r)
 	if c.Secret == "" {
 		r.fail("SUPABASE_WEBHOOK_SECRET is not set: hookd refuses to accept unauthenticated webhooks; set it to the secret your Supabase webhooks send in x-webhook-secret")
 	}

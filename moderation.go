@@ -1,9 +1,11 @@
 package main
 
 // Post moderation: word lists, text heuristics, and the decision that
-// combines text, links and image verdicts into one status. Pure: the Vision
-// call happens in the processor, which hands its verdicts in. A Moderator is
-// read-only once built, so it is safe for concurrent use.
+// combines text, links, image verdicts and the text-moderation service's
+// verdict into one status. Pure: the Vision and text-moderation calls happen
+// in the processor, which hands their verdicts in. The rules that read who a
+// post targets are in textrules.go. A Moderator is read-only once built, so
+// it is safe for concurrent use.
 
 import (
 	"embed"
@@ -36,8 +38,9 @@ const (
 )
 
 // Spam score thresholds: a post scoring FlagThreshold or more is flagged for
-// review, BlockThreshold or more is blocked. Every spam phrase weighs at least
-// FlagThreshold, so one is enough to flag a post.
+// review, BlockThreshold or more is blocked. A spam phrase weighing
+// FlagThreshold or more flags a post on its own; a lighter one is a hint,
+// which flags only with other signals.
 const (
 	FlagThreshold  = 3
 	BlockThreshold = 8
@@ -46,22 +49,28 @@ const (
 // Moderation is the verdict on a post.
 type Moderation struct {
 	Status  string   // approved | flagged | blocked
-	Score   int      // spam score, sum of signal weights
+	Score   int      // spam score, sum of signal weights (the style signals' only with another)
 	Reasons []string // plain words, one per signal that fired
 }
 
 // Flagged reports whether the post needs attention, i.e. is not approved.
 func (m Moderation) Flagged() bool { return m.Status != StatusApproved }
 
-// Weights of the text signals other than spam phrases.
+// Weights of the text signals other than spam phrases. The style signals
+// (shouting, repeated letters and punctuation, emoji floods) weigh only in a
+// post that another spam signal already marks: alone they are enthusiasm.
 const (
-	weightShouting      = 2
-	weightRepeatedChars = 2
-	weightRepeatedPunct = 2
-	weightEmojiFlood    = 3
-	weightTooManyLinks  = 3
-	weightRepeatedLink  = 3
-	weightContactMoney  = 3
+	weightShouting       = 2
+	weightRepeatedChars  = 2
+	weightRepeatedPunct  = 2
+	weightEmojiFlood     = 3
+	weightTooManyLinks   = 3
+	weightRepeatedLink   = 3
+	weightContactMoney   = 3
+	weightScamDemand     = 5 // a fee, ID papers or gift cards asked for: two of them block
+	weightSpamShape      = 3
+	weightEngagementBait = 2
+	weightPromisedReturn = 4
 )
 
 // Limits of the text and link signals.
@@ -96,6 +105,9 @@ type HateTerm struct {
 type WordLists struct {
 	Spam []SpamPhrase
 	Hate []HateTerm
+	// Classes are the words of the targeting and scam rules, by class
+	// (textrules.go).
+	Classes map[string][]string
 }
 
 // hateCategories are the categories a hate list may use; see wordlists/.
@@ -117,7 +129,8 @@ var BuiltinWordLists = sync.OnceValue(func() WordLists {
 
 // LoadWordLists returns the built-in lists plus, when dir is not empty,
 // those of dir (MODERATION_WORDLIST_DIR): every *.txt file there whose name
-// starts with "spam" or "hate", in the format of the built-in files.
+// starts with "spam", "hate", "abuse" or "scam", in the format of the
+// built-in files.
 func LoadWordLists(dir string) (WordLists, error) {
 	lists := BuiltinWordLists()
 	if dir == "" {
@@ -127,10 +140,25 @@ func LoadWordLists(dir string) (WordLists, error) {
 	if err != nil {
 		return WordLists{}, fmt.Errorf("MODERATION_WORDLIST_DIR %s: %w", dir, err)
 	}
-	if len(extra.Spam)+len(extra.Hate) == 0 {
-		return WordLists{}, fmt.Errorf("MODERATION_WORDLIST_DIR %s: no spam*.txt or hate*.txt file with a phrase", dir)
+	if len(extra.Spam)+len(extra.Hate)+len(extra.Classes) == 0 {
+		return WordLists{}, fmt.Errorf("MODERATION_WORDLIST_DIR %s: no spam, hate, abuse or scam *.txt file with a phrase", dir)
 	}
-	return WordLists{Spam: slices.Concat(lists.Spam, extra.Spam), Hate: slices.Concat(lists.Hate, extra.Hate)}, nil
+	return WordLists{
+		Spam:    slices.Concat(lists.Spam, extra.Spam),
+		Hate:    slices.Concat(lists.Hate, extra.Hate),
+		Classes: mergeClasses(lists.Classes, extra.Classes),
+	}, nil
+}
+
+// mergeClasses returns the phrases of a and b, class by class.
+func mergeClasses(a, b map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(a))
+	for _, m := range []map[string][]string{a, b} {
+		for class, phrases := range m {
+			out[class] = slices.Concat(out[class], phrases)
+		}
+	}
+	return out
 }
 
 // readWordListDir parses the *.txt lists of dir in fsys, in name order.
@@ -165,8 +193,12 @@ func (lists *WordLists) readFile(fsys fs.FS, name string) error {
 		hate, err := ParseHateList(f)
 		lists.Hate = append(lists.Hate, hate...)
 		return wrapListError(base, err)
+	case strings.HasPrefix(base, "abuse"), strings.HasPrefix(base, "scam"):
+		classes, err := ParseClassList(f)
+		lists.Classes = mergeClasses(lists.Classes, classes)
+		return wrapListError(base, err)
 	}
-	return fmt.Errorf("%s: a word list's name must start with spam or hate", base)
+	return fmt.Errorf("%s: a word list's name must start with spam, hate, abuse or scam", base)
 }
 
 // wrapListError prefixes a list's parse error with the file name.
@@ -193,13 +225,13 @@ func wordListLines(r io.Reader, each func(head, phrase string) error) error {
 }
 
 // ParseSpamList reads a spam list: "<weight> <phrase>" per line, the
-// weight an integer from FlagThreshold to 100.
+// weight an integer from 1 to 100; below FlagThreshold the phrase is a hint.
 func ParseSpamList(r io.Reader) ([]SpamPhrase, error) {
 	var out []SpamPhrase
 	err := wordListLines(r, func(head, phrase string) error {
 		w, err := strconv.Atoi(head)
-		if err != nil || w < FlagThreshold || w > 100 {
-			return fmt.Errorf("weight %q: want an integer from %d to 100", head, FlagThreshold)
+		if err != nil || w < 1 || w > 100 {
+			return fmt.Errorf("weight %q: want an integer from 1 to 100", head)
 		}
 		out = append(out, SpamPhrase{Phrase: phrase, Weight: w, keys: phraseKeys(phrase)})
 		return nil
@@ -281,6 +313,11 @@ func (t postText) has(keys []string) bool {
 	return false
 }
 
+// hasAnyWord reports whether one of ws is a word of the text.
+func (t postText) hasAnyWord(ws ...string) bool {
+	return slices.ContainsFunc(ws, func(w string) bool { return t.words[w] })
+}
+
 // leadingWord returns the run of word characters that starts key, "" when
 // key starts with another character. Where containsWord finds key, that run
 // is a whole word of the text.
@@ -294,34 +331,58 @@ func leadingWord(key string) string {
 
 // ---- Decision ----
 
-// Moderator holds the word lists and domain blocklist moderation uses.
+// Moderator holds the word lists, the rules built on them and the domain
+// blocklist moderation uses.
 type Moderator struct {
 	lists     WordLists
+	classes   *classIndex
+	abuse     []textRule
+	demands   []textRule
+	scams     []textRule
 	blocklist []string
 }
 
 // NewModerator returns a Moderator with lists and the built-in domain
 // blocklist plus blockedDomains (BLOCKED_DOMAINS).
 func NewModerator(lists WordLists, blockedDomains []string) *Moderator {
-	return &Moderator{lists: lists, blocklist: DomainBlocklist(blockedDomains)}
+	ix := newClassIndex(lists.Classes, lists.Hate)
+	return &Moderator{
+		lists:     lists,
+		classes:   ix,
+		abuse:     compileRules(ix, abuseRules),
+		demands:   compileRules(ix, scamDemandRules),
+		scams:     compileRules(ix, scamRules),
+		blocklist: DomainBlocklist(blockedDomains),
+	}
 }
 
-// Moderate decides on a post from its text, its links and the image verdicts
-// the processor gathered.
+// Moderate decides on a post from its text, its links and what the
+// processor learnt from the outside services.
 //
-// The post is blocked on a hate term, an image Vision finds VERY_LIKELY adult
-// or violent, or a score of BlockThreshold; flagged on a score of
-// FlagThreshold, any link rule, an image LIKELY or more adult, violent or
-// racy, or an image URL refused for Vision; approved otherwise. Notes that
-// decide nothing (images not checked, Vision errors) still appear in the
-// reasons. Reasons come in a stable order without duplicates and never quote
-// the whole content.
-func (m *Moderator) Moderate(p PostContent, images ImageReport) Moderation {
+// The post is blocked on a threat, a hate term or frame, a blocking kind of
+// harassment (doxxing, stalking, "go back to your country"), an image Vision
+// finds VERY_LIKELY adult or violent, a blocking verdict of the
+// text-moderation service, or a score of BlockThreshold; flagged on a
+// directed insult or another flagging frame, a score of FlagThreshold, any
+// link rule, an image LIKELY or more adult, violent or racy, an image URL
+// refused for Vision, or a flagging verdict of the service; approved
+// otherwise. Notes that decide nothing (images or text not checked, Vision
+// errors) still appear in the reasons. Reasons come in a stable order
+// without duplicates and never quote the whole content.
+func (m *Moderator) Moderate(p PostContent, c Checks) Moderation {
 	var v verdict
-	v.checkText(p.Content, m.lists)
+	v.checkText(p.Content, m)
 	v.checkLinks(PostLinks(p), m.blocklist)
-	v.checkImages(p.Images, images)
+	v.checkImages(p.Images, c.Images)
+	v.checkTextService(c.Text)
 	return v.moderation()
+}
+
+// Checks is what the processor learnt about a post from the outside
+// services, for the decision in Moderate. The zero value: no service.
+type Checks struct {
+	Images ImageReport
+	Text   TextReport
 }
 
 // ImageReport is what the processor learnt about a post's images, for the
@@ -392,6 +453,7 @@ func (v *verdict) checkImage(img ImageVerdict) {
 // verdict accumulates the signals that fire while moderating one post.
 type verdict struct {
 	score   int
+	style   int // weight of the style signals, counted only with another spam signal
 	reasons []string
 	block   bool // a signal that blocks whatever the score
 	flag    bool // a signal that flags whatever the score
@@ -406,51 +468,97 @@ func (v *verdict) add(reason string, weight int) {
 	v.score += weight
 }
 
-// moderation turns the signals into the final verdict.
-func (v *verdict) moderation() Moderation {
-	status := StatusApproved
-	switch {
-	case v.block || v.score >= BlockThreshold:
-		status = StatusBlocked
-	case v.flag || v.score >= FlagThreshold:
-		status = StatusFlagged
+// addStyle records a style signal, whose weight waits for another signal.
+func (v *verdict) addStyle(reason string, weight int) {
+	if !slices.Contains(v.reasons, reason) {
+		v.reasons = append(v.reasons, reason)
+		v.style += weight
 	}
-	return Moderation{Status: status, Score: v.score, Reasons: v.reasons}
 }
 
-// checkText records the signals of the post's text. Hate is not spam: it
-// blocks the post without weighing in the spam score.
-func (v *verdict) checkText(content string, lists WordLists) {
-	text := newPostText(content)
-	for _, h := range lists.Hate {
-		if text.has(h.keys) {
-			v.block = true
-			v.add("hate term ("+h.Category+")", 0)
-		}
+// decide records a signal that flags or blocks the post whatever its score.
+func (v *verdict) decide(reason string, block bool) {
+	v.block = v.block || block
+	v.flag = true
+	v.add(reason, 0)
+}
+
+// moderation turns the signals into the final verdict.
+func (v *verdict) moderation() Moderation {
+	score := v.score
+	if score > 0 {
+		score += v.style
 	}
-	for _, sp := range lists.Spam {
+	status := StatusApproved
+	switch {
+	case v.block || score >= BlockThreshold:
+		status = StatusBlocked
+	case v.flag || score >= FlagThreshold:
+		status = StatusFlagged
+	}
+	return Moderation{Status: status, Score: score, Reasons: v.reasons}
+}
+
+// hateTermReasons name the categories of the hate lists for moderators.
+var hateTermReasons = []struct{ category, reason string }{
+	{"slur", "hate: slur"},
+	{"supremacy", "hate: supremacist slogan"},
+	{"dehumanising", "hate: dehumanising term"},
+	{"incitement", "hate: incitement against a group"},
+}
+
+// checkText records the signals of the post's text. Threats, hate and
+// harassment are not spam: they flag or block the post without weighing in
+// the spam score.
+func (v *verdict) checkText(content string, m *Moderator) {
+	text := newPostText(content)
+	words := make([]wordText, len(text.forms))
+	for i, form := range text.forms {
+		words[i] = newWordText(m.classes, form)
+	}
+	v.checkAbuse(words, content, m)
+	for _, sp := range m.lists.Spam {
 		if text.has(sp.keys) {
 			v.add(fmt.Sprintf("spam phrase: '%s'", sp.Phrase), sp.Weight)
 		}
 	}
+	v.checkScams(words, text, content, m)
 	v.checkStyle(content)
-	v.checkContacts(content, text.forms[0])
+	v.checkContacts(content, words[0])
+}
+
+// checkAbuse records the hate terms of the lists, then the threat, hate and
+// harassment rules, in any of the text's forms.
+func (v *verdict) checkAbuse(words []wordText, content string, m *Moderator) {
+	for _, h := range hateTermReasons {
+		if slices.ContainsFunc(words, func(t wordText) bool { return t.has(hateClass(h.category)) }) {
+			v.decide(h.reason, true)
+		}
+	}
+	for _, r := range m.abuse {
+		if slices.ContainsFunc(words, r.fires) {
+			v.decide(r.reason, r.effect == blocks)
+		}
+	}
+	if slices.ContainsFunc(words, func(t wordText) bool { return t.has("private_info") }) && hasContactDetails(content) {
+		v.decide("harassment: doxxing", true)
+	}
 }
 
 // checkStyle records shouting, repeated letters and punctuation, and
 // emoji floods.
 func (v *verdict) checkStyle(content string) {
 	if percent, ok := capitalsPercent(content); ok {
-		v.add(fmt.Sprintf("shouting: %d%% capitals", percent), weightShouting)
+		v.addStyle(fmt.Sprintf("shouting: %d%% capitals", percent), weightShouting)
 	}
 	if longestRun(content, unicode.IsLetter, false) >= repeatedRun {
-		v.add("repeated characters", weightRepeatedChars)
+		v.addStyle("repeated characters", weightRepeatedChars)
 	}
 	if longestRun(content, isShoutPunct, true) >= repeatedPunctRun {
-		v.add("repeated punctuation", weightRepeatedPunct)
+		v.addStyle("repeated punctuation", weightRepeatedPunct)
 	}
 	if total, run := emojiCounts(content); total >= emojiFloodTotal || run >= emojiFloodRun {
-		v.add(fmt.Sprintf("emoji flood: %d emoji", total), weightEmojiFlood)
+		v.addStyle(fmt.Sprintf("emoji flood: %d emoji", total), weightEmojiFlood)
 	}
 }
 
@@ -525,20 +633,16 @@ func isEmoji(r rune) bool {
 var (
 	phonePattern  = regexp.MustCompile(`(?:\+|00)[1-9]\d{0,2}[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,4}){2,5}|\b0[1-9](?:[\s.\-]?\d{2}){4}\b`)
 	walletPattern = regexp.MustCompile(`\b(?:bc1[a-zA-HJ-NP-Z0-9]{25,62}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|0x[a-fA-F0-9]{40}|T[1-9A-HJ-NP-Za-km-z]{33})\b`)
-	moneyWords    = []string{
-		"money", "cash", "earn", "earning", "earnings", "bitcoin", "btc",
-		"crypto", "usdt", "eth", "ethereum", "forex", "payout", "argent", "gagner", "gagnez",
-		"gains", "rentable", "rendement",
-	}
 )
 
 // checkContacts records a phone number or a wallet address in a post that
-// also talks money: the shape of advance-fee and crypto scams. A recruiter's
-// phone number next to a salary does not fire: "salary" is no money word.
-// A phone number must stand apart from letters and digits, so the digits
-// inside a wallet address or a hash are none.
-func (v *verdict) checkContacts(content, normalized string) {
-	if !slices.ContainsFunc(moneyWords, func(w string) bool { return containsWord(normalized, w) }) {
+// also talks money (the "money" words of scam_*.txt): the shape of
+// advance-fee and crypto scams. A recruiter's phone number next to a salary
+// does not fire: "salary" is no money word. A phone number must stand apart
+// from letters and digits, so the digits inside a wallet address or a hash
+// are none.
+func (v *verdict) checkContacts(content string, words wordText) {
+	if !words.has("money") {
 		return
 	}
 	if walletPattern.MatchString(content) {
@@ -549,6 +653,65 @@ func (v *verdict) checkContacts(content, normalized string) {
 	}) {
 		v.add("phone number with money talk", weightContactMoney)
 	}
+}
+
+// Money talk, read in the loosely folded text (lower case, no accents) so
+// that digits stay digits: an amount ("$4,800", "3 000 €", "5OOO$", "5k"),
+// an amount per period ("150€/jour", "$12k weekly"), and the sentences of
+// scams built on them.
+const (
+	amountExpr = `(?:[$€£]\s?\d[\do]*(?:[.,\s]\d{3})*(?:[.,]\d+)?\s?k?|\d[\do]*(?:[.,\s]\d{3})*(?:[.,]\d+)?\s?(?:k\s?)?(?:[$€£]|eur\b|euros?\b|usd\b|dollars?\b)|\d+k\b)`
+	periodExpr = `(?:\s*(?:/|per\b|an?\b|par\b|each\b|every\b|chaque\b)?\s*(?:h|hr|hour|day|week|month|j|jour|semaine|mois)\b|\s*(?:weekly|daily|monthly|last week|la semaine derniere)\b)`
+)
+
+var (
+	amountPattern = regexp.MustCompile(amountExpr + `|\${2,}|€{2,}`)
+	// I earn / je gagne / Earn (as an order) an amount per period.
+	incomeClaimPattern = regexp.MustCompile(`(?:\b(?:i|we|je|j')\s*(?:now\s+)?(?:made|make|earn|earned|gagne|touche|ai gagne|ai touche|fais)|(?:^|[.!?:;,]\s*)(?:earn|gagnez|gagne|make|touchez))\s+(?:over\s+|more than\s+|up to\s+|plus de\s+|jusqu'a\s+)?` + amountExpr + periodExpr)
+	// Invest an amount, receive a bigger one.
+	promisedReturnPattern = regexp.MustCompile(`\b(?:invest|investissez|investis|placez|deposit)\s+` + amountExpr + `.{0,40}?\b(?:receive|recevez|get|gagnez|earn|touchez)\s+` + amountExpr)
+	// Pay an amount for the job (training, permit, slot): said to the
+	// reader, not by an employer ("we pay €14/hour for nights").
+	payToWorkPattern = regexp.MustCompile(`(?:(?:^|[.!?:;,]\s*|\b(?:you|must|need to|have to|just|only|simply|please|to)\s+)(?:pay|send)\s+(?:only\s+|just\s+|the\s+|a\s+)?` + amountExpr + `.{0,40}?\b(?:for|to secure|to activate|to reserve|to book|to start)\b|\b(?:payez|reglez|versez|envoyez)\s+` + amountExpr + `.{0,30}?\b(?:pour|de frais|de caution)\b)`)
+	// Contact details that can reach a person: a phone number, seven digits
+	// or more, or an email address.
+	contactPattern = regexp.MustCompile(`\d(?:[\s.\-]?\d){6,}|[\w.+\-]+@[\w\-]+\.\w`)
+)
+
+// checkScams records the scam and spam shapes of textrules.go and those
+// built on money talk. Each weighs in the spam score. The money patterns
+// run only on a post holding one of the words they start with.
+func (v *verdict) checkScams(words []wordText, text postText, content string, m *Moderator) {
+	loose := sync.OnceValue(func() string { return looseKey(content) })
+	if !words[0].has("scam_warning") {
+		for _, r := range m.demands {
+			if slices.ContainsFunc(words, r.fires) {
+				v.add(r.reason, r.weight)
+			}
+		}
+		if text.hasAnyWord("pay", "send", "payez", "reglez", "versez", "envoyez") && payToWorkPattern.MatchString(loose()) {
+			v.add("scam: job offer charging a fee", weightScamDemand)
+		}
+	}
+	for _, r := range m.scams {
+		if slices.ContainsFunc(words, r.fires) {
+			v.add(r.reason, r.weight)
+		}
+	}
+	if text.hasAnyWord("invest", "investissez", "investis", "placez", "deposit") && promisedReturnPattern.MatchString(loose()) {
+		v.add("spam: promised return on an investment", weightPromisedReturn)
+	}
+	if text.hasAnyWord("made", "make", "earn", "earned", "gagne", "gagnez", "touche", "touchez", "fais") && incomeClaimPattern.MatchString(loose()) {
+		v.add("spam: income claim", weightSpamShape)
+	}
+	if words[0].has("messaging") && (words[0].has("money") || words[0].has("sales_talk") || amountPattern.MatchString(loose())) {
+		v.add("spam: messaging app contact with money talk", weightContactMoney)
+	}
+}
+
+// hasContactDetails reports whether content holds a way to reach someone.
+func hasContactDetails(content string) bool {
+	return contactPattern.MatchString(content)
 }
 
 // checkLinks records the signals of the post's links. Any link rule flags.

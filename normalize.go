@@ -91,7 +91,8 @@ func foldRune(r rune) rune {
 // ("f r e e" → "free"). Each letter (or leetspeak digit or symbol) must
 // stand alone with one separator before the next, so two separators in a
 // row end a run ("f r e e  m o n e y" → "free money") and "ab c d" is left
-// as it is; a run needs a letter, so "1 2 3" stays too.
+// as it is; a run needs a letter, so "1 2 3" stays too. Three letters make
+// a run, or two each followed by a dot ("v.a." → "va").
 func joinSpacedRuns(s string) string {
 	rs := []rune(s)
 	var b strings.Builder
@@ -122,10 +123,23 @@ func spacedRunEnd(rs []rune, i int) int {
 		end += 2
 		letters++
 	}
-	if letters < minSpacedRun || !hasLetter {
+	switch {
+	case !hasLetter:
+		return i
+	case letters < minSpacedRun && isDottedPair(rs, i, end, letters):
+		return end + 1
+	case letters < minSpacedRun:
 		return i
 	}
 	return end
+}
+
+// isDottedPair reports whether the two letters rs[i:end] are written with a
+// dot after each, "v.a." as in "v.a. t.e. p.e.n.d.r.e": joined with their
+// dots, as no phrase is lost by reading "e.g." as "eg".
+func isDottedPair(rs []rune, i, end, letters int) bool {
+	return letters == 2 && rs[i+1] == '.' && end < len(rs) && rs[end] == '.' &&
+		(end+1 == len(rs) || !isSpacedRune(rs[end+1]))
 }
 
 // isSpacedElement reports whether rs[i] is a letter, digit or leetspeak
@@ -179,4 +193,60 @@ func leetWord(w string, one rune) string {
 		}
 		return r
 	}, w)
+}
+
+// squeezeRuns cuts every run of three or more of the same letter in w to
+// keep letters: a word stretched for emphasis or to slip past a list
+// ("diiiiie", "crevvvvver") reads as the word with keep 1, and a stretched
+// double letter ("freeee") with keep 2.
+func squeezeRuns(w string, keep int) string {
+	rs := []rune(w)
+	out := rs[:0:0]
+	for i := 0; i < len(rs); {
+		j := i
+		for j < len(rs) && rs[j] == rs[i] {
+			j++
+		}
+		n := j - i
+		if n >= 3 && unicode.IsLetter(rs[i]) {
+			n = keep
+		}
+		for range n {
+			out = append(out, rs[i])
+		}
+		i = j
+	}
+	return string(out)
+}
+
+// hasStretchedLetter reports whether w holds a letter three times in a row.
+func hasStretchedLetter(w string) bool {
+	prev, run := noRune, 0
+	for _, r := range w {
+		if r == prev {
+			run++
+		} else {
+			prev, run = r, 1
+		}
+		if run >= 3 && unicode.IsLetter(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskedEqual reports whether the masked word w ("f*ck", "m*rder") reads as
+// word: as many letters, each asterisk standing for any one letter, the
+// others equal, and at least one letter not masked.
+func maskedEqual(w, word string) bool {
+	wr, pr := []rune(w), []rune(word)
+	if len(wr) != len(pr) || strings.Count(w, "*") == len(wr) {
+		return false
+	}
+	for i, r := range wr {
+		if r != '*' && r != pr[i] {
+			return false
+		}
+	}
+	return true
 }

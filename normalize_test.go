@@ -32,6 +32,8 @@ func TestNormalizeText(t *testing.T) {
 		{"two letters are no run", "a b test", "a b test"},
 		{"letters glued to a word are no run", "a.b.cde and fgh.i.j", "a.b.cde and fgh.i.j"},
 		{"digits alone are no run", "1 2 3", "1 2 3"},
+		{"two letters each with a dot", "v.a. t.e. p.e.n.d.r.e", "va te pendre"},
+		{"a dotted pair glued to a word is no run", "a.b.cde", "a.b.cde"},
 		{"hyphens and underscores as spaces", "multi-level_marketing", "multi level marketing"},
 		{"typographic apostrophe", "l’argent", "l'argent"},
 		{"whitespace collapsed", "  free \n\t money  ", "free money"},
@@ -58,6 +60,39 @@ func TestNormalizedFormsReadOneAsIOrL(t *testing.T) {
 	for _, tt := range tests {
 		if got := NormalizedForms(tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("NormalizedForms(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestStretchedAndMaskedWords(t *testing.T) {
+	for _, tt := range []struct {
+		in        string
+		keep      int
+		want      string
+		stretched bool
+	}{
+		{"diiiiie", 1, "die", true},
+		{"freeee", 2, "free", true},
+		{"crevvvvvvver", 1, "crever", true},
+		{"free", 1, "free", false},
+		{"1000", 1, "1000", false},
+	} {
+		if got := squeezeRuns(tt.in, tt.keep); got != tt.want || hasStretchedLetter(tt.in) != tt.stretched {
+			t.Errorf("squeezeRuns(%q, %d) = %q, stretched %v; want %q, %v", tt.in, tt.keep, got, hasStretchedLetter(tt.in), tt.want, tt.stretched)
+		}
+	}
+	for _, tt := range []struct {
+		masked, word string
+		want         bool
+	}{
+		{"m*rder", "murder", true},
+		{"f***ing", "fucking", true},
+		{"f*ck", "fork", false},
+		{"f*ck", "fucks", false},
+		{"****", "kill", false},
+	} {
+		if got := maskedEqual(tt.masked, tt.word); got != tt.want {
+			t.Errorf("maskedEqual(%q, %q) = %v", tt.masked, tt.word, got)
 		}
 	}
 }

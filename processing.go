@@ -28,6 +28,9 @@ type Processor struct {
 	// the commit (the leaderboard's feed). A re-run of a recorded job
 	// does not report it again.
 	Recorded func([]ActivityEvent)
+	// TextModeration, when set, also judges post text
+	// (textmoderation.go); nil: the rules alone.
+	TextModeration *TextModerationClient
 }
 
 // OfferAnalysisResult is stored as the job-analysis job's result.
@@ -99,7 +102,11 @@ func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := p.Moderator.Moderate(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, images)
+	text, err := p.checkTextService(ctx, j, t.Content, log)
+	if err != nil {
+		return nil, err
+	}
+	m := p.Moderator.Moderate(PostContent{Content: t.Content, Images: t.Images, Links: t.Links}, Checks{Images: images, Text: text})
 	outcome := ModerationRecord{Status: m.Status, Reason: strings.Join(m.Reasons, "; "), At: p.Now()}
 	if err := p.Store.SaveModeration(ctx, t, outcome); err != nil {
 		return nil, err
@@ -135,6 +142,31 @@ func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log
 	default:
 		log.Warn("Vision failed on the last attempt: post decided on text and links", "err", err)
 		report.NotChecked = fmt.Sprintf("Vision failed after %d attempts", j.Attempt)
+	}
+	return report, nil
+}
+
+// checkTextService asks the text-moderation service about the post's text,
+// as checkImages asks Vision: a failure is retried by the queue, and on the
+// job's last attempt the post is decided on the rules alone, the report
+// saying the service was not reached.
+func (p *Processor) checkTextService(ctx context.Context, j Job, content string, log *slog.Logger) (TextReport, error) {
+	if p.TextModeration == nil {
+		return TextReport{}, nil
+	}
+	report := TextReport{Enabled: true}
+	if strings.TrimSpace(content) == "" {
+		return report, nil
+	}
+	verdict, err := p.TextModeration.Moderate(ctx, content)
+	switch {
+	case err == nil:
+		report.Verdict = &verdict
+	case !j.LastAttempt():
+		return report, fmt.Errorf("post %s: %w", j.ProcessingID, err)
+	default:
+		log.Warn("Text moderation failed on the last attempt: post decided on the rules alone", "err", err)
+		report.NotChecked = fmt.Sprintf("failed after %d attempts", j.Attempt)
 	}
 	return report, nil
 }

@@ -83,7 +83,7 @@ func (c *VisionClient) SafeSearch(ctx context.Context, urls []string) ([]ImageVe
 	for batch := range slices.Chunk(urls, visionBatchSize) {
 		verdicts, err := c.annotate(ctx, batch)
 		if err != nil {
-			return nil, c.redact(fmt.Errorf("vision safe search: %w", err))
+			return nil, redactKey(fmt.Errorf("vision safe search: %w", err), c.APIKey)
 		}
 		out = append(out, verdicts...)
 	}
@@ -166,12 +166,13 @@ type redactedError struct {
 func (e redactedError) Error() string { return e.msg }
 func (e redactedError) Unwrap() error { return e.err }
 
-// redact removes the API key from err's message.
-func (c *VisionClient) redact(err error) error {
-	if c.APIKey == "" || !strings.Contains(err.Error(), c.APIKey) {
+// redactKey removes an API key from err's message (Vision's, the
+// text-moderation service's).
+func redactKey(err error, key string) error {
+	if key == "" || !strings.Contains(err.Error(), key) {
 		return err
 	}
-	return redactedError{msg: strings.ReplaceAll(err.Error(), c.APIKey, "[redacted]"), err: err}
+	return redactedError{msg: strings.ReplaceAll(err.Error(), key, "[redacted]"), err: err}
 }
 
 // shorten puts a message on one line and cuts it to visionMaxErrorMsg
