@@ -111,10 +111,14 @@ func (a *App) openEmbedded(ctx context.Context) error {
 	a.gate = NewStoreGate(a.life, store.Ping, a.log)
 	if a.cfg.Demo {
 		n, err := LoadDemoData(ctx, a.db)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
+		case n == 0:
+			a.log.Info("demo data: candidates already present, none added")
+		default:
+			a.log.Info("demo data loaded", "candidates", n)
 		}
-		a.log.Info("demo data loaded", "candidates", n)
 	}
 	return nil
 }
@@ -222,7 +226,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	a.log.Info("hookd listening", "addr", ln.Addr().String(), "store", a.cfg.StoreName(), "queue", a.db.Path)
+	a.log.Info("hookd listening", a.startupFacts(ln)...)
 
 	var err error
 	select {
@@ -249,6 +253,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// startupFacts is what the start line says: where it listens, the mode,
+// how many workers of each kind, and which optional parts are on.
+func (a *App) startupFacts(ln net.Listener) []any {
+	facts := []any{"addr", ln.Addr().String(), "store", a.cfg.StoreName(), "queue", a.db.Path}
+	for _, k := range a.cfg.Kinds {
+		facts = append(facts, "workers."+k.Queue, a.cfg.WorkersOf(k))
+	}
+	return append(facts,
+		"capture", a.outbox != nil,
+		"signatures", len(a.cfg.SigningKeys) > 0,
+		"vision", a.vision != nil,
+		"textModeration", a.cfg.TextModeration.Client() != nil,
+		"leaderboard", a.board != nil,
+	)
 }
 
 // Close closes the leaderboard, the results store and the SQLite file.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -621,6 +622,39 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 		}
 		if code != c.code {
 			t.Errorf("hookd %v exited %d (%v), want %d", c.args, code, err, c.code)
+		}
+	}
+}
+
+// The start line says the mode, the workers of each kind and what is on;
+// a second start with --demo says the candidates were already there.
+func TestStartLogSaysWhatRuns(t *testing.T) {
+	dir := t.TempDir()
+	for start := 1; start <= 2; start++ {
+		var logs bytes.Buffer
+		cfg := testConfig(t, map[string]string{"DATA_DIR": dir, "POST_MODERATION_CONCURRENCY": "3", "DEMO_DATA": "1"})
+		app, err := OpenApp(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := app.Serve(ctx, ln); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"msg=\"hookd listening\"", "store=embedded", "workers.job-analysis=5", "workers.post-moderation=3",
+			"workers.candidate-matching=5", "capture=false", "signatures=false", "leaderboard=true"} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("start %d: the logs lack %s:\n%s", start, want, logs.String())
+			}
+		}
+		demo := map[int]string{1: "demo data loaded", 2: "candidates already present"}[start]
+		if !strings.Contains(logs.String(), demo) {
+			t.Errorf("start %d: the logs lack %q:\n%s", start, demo, logs.String())
 		}
 	}
 }
