@@ -27,6 +27,22 @@ import (
 //go:embed testdata/supabase_app_schema.sql
 var appFixture string
 
+// TestMain says once, where a developer sees it, that the Postgres tests
+// will skip. `go test ./...` shows a passing package's output only with
+// -v, so the notice goes to the terminal itself when there is one.
+func TestMain(m *testing.M) {
+	if os.Getenv("TEST_DATABASE_URL") == "" {
+		notice := "hookd: the Postgres tests skip: set TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them (.ci/run does)\n"
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			tty.WriteString(notice)
+			tty.Close()
+		} else {
+			os.Stderr.WriteString(notice)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 func testDatabaseURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
