@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// Config is everything hookd reads from its environment (SPEC §2).
+// Config is everything hookd reads from its environment (see
+// docs/configuration.md).
 // Every field has a default except the webhook secret, which must be set.
 type Config struct {
 	Secret              string
@@ -46,7 +47,7 @@ type Config struct {
 	TextModeration TextModerationConfig
 }
 
-// defaultVisionEndpoint is Google's SafeSearch endpoint (SPEC §2).
+// defaultVisionEndpoint is Google's SafeSearch endpoint.
 const defaultVisionEndpoint = "https://vision.googleapis.com/v1/images:annotate"
 
 // LoadConfig reads the configuration from getenv. Errors name the variable

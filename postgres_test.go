@@ -260,7 +260,7 @@ func TestPostgresRejectsNonUUIDs(t *testing.T) {
 	}
 }
 
-// SPEC §6 scoring against Postgres, with the four candidates.
+// The match scores against Postgres, with four candidates: one per case.
 func TestPostgresJobAnalysis(t *testing.T) {
 	dbURL := migratedDatabase(t)
 	c := connect(t, dbURL)

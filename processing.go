@@ -118,7 +118,7 @@ func (p *Processor) ModeratePost(ctx context.Context, j Job) (any, error) {
 // checkImages asks Vision about the post's distinct images that may be sent
 // to it (see ImageURLProblem). A Vision failure is a transient error, so the queue
 // retries the job; on the job's last attempt the post is decided without
-// images instead, and the report says they were not checked (SPEC §6).
+// images instead, and the report says they were not checked.
 func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log *slog.Logger) (ImageReport, error) {
 	if p.Vision == nil {
 		return ImageReport{}, nil
