@@ -144,10 +144,7 @@ func runBackfill(ctx context.Context, args []string, url string, out, stderr io.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if url == "" {
-		return fmt.Errorf("hookd backfill: DATABASE_URL is not set: set it to the Postgres database hookd works on")
-	}
-	pg, err := OpenPostgres(url, 2)
+	pg, err := postgresFor("backfill", url)
 	if err != nil {
 		return err
 	}

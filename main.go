@@ -133,13 +133,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return app.Serve(ctx, ln)
 }
 
+// postgresFor opens DATABASE_URL for a command run from a shell.
+func postgresFor(command, url string) (*PostgresStore, error) {
+	if url == "" {
+		return nil, fmt.Errorf("hookd %s: DATABASE_URL is not set: set it to the Postgres database hookd works on", command)
+	}
+	return OpenPostgres(url, 2)
+}
+
 // runMigrate is `hookd migrate`: it applies hookd's columns and tables to
 // the database of DATABASE_URL, then checks the schema is complete.
 func runMigrate(ctx context.Context, url string, out io.Writer) error {
-	if url == "" {
-		return errors.New("hookd migrate: DATABASE_URL is not set: set it to the Postgres database to migrate")
-	}
-	pg, err := OpenPostgres(url, 2)
+	pg, err := postgresFor("migrate", url)
 	if err != nil {
 		return err
 	}

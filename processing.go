@@ -134,16 +134,24 @@ func (p *Processor) checkImages(ctx context.Context, j Job, images []string, log
 		return report, nil
 	}
 	verdicts, err := p.Vision.SafeSearch(ctx, send)
-	switch {
-	case err == nil:
-		report.Verdicts = verdicts
-	case !j.LastAttempt():
-		return report, fmt.Errorf("post %s: %w", j.ProcessingID, err)
-	default:
-		log.Warn("Vision failed on the last attempt: post decided on text and links", "err", err)
-		report.NotChecked = fmt.Sprintf("Vision failed after %d attempts", j.Attempt)
+	if err != nil {
+		report.NotChecked, err = serviceFailed(j, err, log, "Vision", "text and links")
+		return report, err
 	}
+	report.Verdicts = verdicts
 	return report, nil
+}
+
+// serviceFailed turns a failed call to an outside service into the job's
+// outcome: while attempts are left, an error the queue retries; on the
+// last, a note that the check could not be made, so that the post is still
+// decided, on what was.
+func serviceFailed(j Job, err error, log *slog.Logger, service, decidedOn string) (notChecked string, retry error) {
+	if !j.LastAttempt() {
+		return "", fmt.Errorf("post %s: %w", j.ProcessingID, err)
+	}
+	log.Warn(service+" failed on the last attempt: post decided on "+decidedOn, "err", err)
+	return fmt.Sprintf("%s failed after %d attempts", service, j.Attempt), nil
 }
 
 // checkTextService asks the text-moderation service about the post's text,
@@ -159,15 +167,11 @@ func (p *Processor) checkTextService(ctx context.Context, j Job, content string,
 		return report, nil
 	}
 	verdict, err := p.TextModeration.Moderate(ctx, content)
-	switch {
-	case err == nil:
-		report.Verdict = &verdict
-	case !j.LastAttempt():
-		return report, fmt.Errorf("post %s: %w", j.ProcessingID, err)
-	default:
-		log.Warn("Text moderation failed on the last attempt: post decided on the rules alone", "err", err)
-		report.NotChecked = fmt.Sprintf("failed after %d attempts", j.Attempt)
+	if err != nil {
+		report.NotChecked, err = serviceFailed(j, err, log, "the service", "the rules alone")
+		return report, err
 	}
+	report.Verdict = &verdict
 	return report, nil
 }
 

@@ -246,8 +246,8 @@ func TestTextServiceVerdict(t *testing.T) {
 			StatusFlagged, []string{"other (moderation service: aa-new 0.95)", "other (moderation service: zz-new 0.90)"}},
 		{"flagged without a category", TextReport{Enabled: true, Verdict: &TextVerdict{Flagged: true, Scores: map[string]float64{"hate": 0.2}}},
 			StatusFlagged, []string{"flagged by the moderation service"}},
-		{"not reached", TextReport{Enabled: true, NotChecked: "failed after 3 attempts"},
-			StatusApproved, []string{"moderation service not reached: failed after 3 attempts; decided on the rules alone"}},
+		{"not reached", TextReport{Enabled: true, NotChecked: "the service failed after 3 attempts"},
+			StatusApproved, []string{"moderation service not reached: the service failed after 3 attempts; decided on the rules alone"}},
 	}
 	for _, tt := range tests {
 		got := builtinModerator().Moderate(PostContent{Content: "Nice team"}, Checks{Text: tt.report})
@@ -310,7 +310,7 @@ func TestModeratePostTextServiceOutage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("last attempt: %v", err)
 	}
-	want := []string{"spam phrase: 'free money'", "moderation service not reached: failed after 3 attempts; decided on the rules alone"}
+	want := []string{"spam phrase: 'free money'", "moderation service not reached: the service failed after 3 attempts; decided on the rules alone"}
 	if got := res.(ModerationResult); got.Status != StatusFlagged || !slices.Equal(got.Reasons, want) {
 		t.Errorf("last attempt: %+v, want flagged %q", got, want)
 	}
@@ -330,7 +330,7 @@ func TestTextServiceThroughQueue(t *testing.T) {
 			"threat (moderation service: harassment/threatening 0.91); harassment (moderation service: harassment 0.70)",
 			1, func(w http.ResponseWriter) { http.Error(w, "slow down", http.StatusTooManyRequests) }},
 		{"down for good", "Shut up, idiot.", StatusFlagged,
-			"harassment: directed insult; moderation service not reached: failed after 2 attempts; decided on the rules alone",
+			"harassment: directed insult; moderation service not reached: the service failed after 2 attempts; decided on the rules alone",
 			1000, serverError},
 	}
 	for _, tt := range tests {
