@@ -115,3 +115,31 @@ func readRepoFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// The Supabase webhook script runs (against a stand-in for Supabase's
+// http_request) and creates a webhook per table of each kind that exists;
+// the drop script removes them all.
+func TestPostgresWebhookScripts(t *testing.T) {
+	dbURL := freshDatabase(t)
+	c := connect(t, dbURL)
+	pgExec(t, c, likesTable)
+	pgExec(t, c, `CREATE SCHEMA supabase_functions;
+CREATE FUNCTION supabase_functions.http_request() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`)
+	script := strings.NewReplacer("https://HOOKD.EXAMPLE.COM", "https://hookd.test", "REPLACE_WITH_SUPABASE_WEBHOOK_SECRET", "s3cret").
+		Replace(readRepoFile(t, "supabase/hookd_webhooks.sql"))
+	for run := 1; run <= 2; run++ {
+		pgExec(t, c, script)
+	}
+	hooks := pgInt(t, c, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'hookd\_%' AND tgname NOT LIKE 'hookd\_capture%'`)
+	want := len(Kinds) // jobs, posts, candidates, and likes, the one activity table here
+	if hooks != want {
+		t.Errorf("%d webhooks, want %d", hooks, want)
+	}
+	if n := pgInt(t, c, `SELECT count(*) FROM pg_trigger WHERE tgname = 'hookd_activity' AND tgrelid = 'likes'::regclass`); n != 1 {
+		t.Errorf("no webhook on likes")
+	}
+	pgExec(t, c, readRepoFile(t, "supabase/hookd_webhooks_drop.sql"))
+	if n := pgInt(t, c, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'hookd\_%' AND tgname NOT LIKE 'hookd\_capture%'`); n != 0 {
+		t.Errorf("%d webhooks left after the drop script", n)
+	}
+}

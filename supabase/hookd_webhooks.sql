@@ -38,6 +38,7 @@ declare
   hookd_secret constant text := 'REPLACE_WITH_SUPABASE_WEBHOOK_SECRET';  -- <- its SUPABASE_WEBHOOK_SECRET
   timeout_ms   constant text := '5000';
   headers      text;
+  hook         record;
   activity     text;
 begin
   if hookd_url like '%HOOKD.EXAMPLE.COM%' or hookd_secret like 'REPLACE_WITH_%' then
@@ -48,29 +49,17 @@ begin
   end if;
   headers := jsonb_build_object('Content-Type', 'application/json', 'x-webhook-secret', hookd_secret)::text;
 
-  drop trigger if exists hookd_jobs on public.jobs;
-  execute format(
-    'create trigger hookd_jobs
-       after insert or update of title, description, required_skills, experience_level, location
-       on public.jobs for each row
-       execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
-    hookd_url || '/api/jobs/analyze', 'POST', headers, '{}', timeout_ms);
-
-  drop trigger if exists hookd_posts on public.posts;
-  execute format(
-    'create trigger hookd_posts
-       after insert or update of content, images, links
-       on public.posts for each row
-       execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
-    hookd_url || '/api/posts/moderate', 'POST', headers, '{}', timeout_ms);
-
-  drop trigger if exists hookd_candidates on public.candidates;
-  execute format(
-    'create trigger hookd_candidates
-       after insert or update of skills, experience_level, location
-       on public.candidates for each row
-       execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
-    hookd_url || '/api/candidates/match', 'POST', headers, '{}', timeout_ms);
+  for hook in select * from (values
+      ('hookd_jobs', 'jobs', 'insert or update of title, description, required_skills, experience_level, location', '/api/jobs/analyze'),
+      ('hookd_posts', 'posts', 'insert or update of content, images, links', '/api/posts/moderate'),
+      ('hookd_candidates', 'candidates', 'insert or update of skills, experience_level, location', '/api/candidates/match')
+    ) as h (name, tbl, events, route) loop
+    execute format('drop trigger if exists %I on public.%I', hook.name, hook.tbl);
+    execute format(
+      'create trigger %I after %s on public.%I for each row
+         execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
+      hook.name, hook.events, hook.tbl, hookd_url || hook.route, 'POST', headers, '{}', timeout_ms);
+  end loop;
 
   foreach activity in array array['post_views', 'views', 'likes', 'comments', 'shares', 'applications'] loop
     if to_regclass(format('public.%I', activity)) is null then
@@ -92,6 +81,6 @@ $$;
 -- Check: one line per webhook.
 select event_object_table as "table", trigger_name as webhook, string_agg(event_manipulation, ', ') as events
 from information_schema.triggers
-where trigger_name in ('hookd_jobs', 'hookd_posts', 'hookd_activity')
+where trigger_name in ('hookd_jobs', 'hookd_posts', 'hookd_candidates', 'hookd_activity')
 group by 1, 2
 order by 1;
