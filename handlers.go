@@ -270,9 +270,10 @@ func checkHeaderValue(name, v string) error {
 
 // newProcessingID is <kind>-<id>-<unix ms>, the form the app already
 // knows, plus a random suffix: two webhooks for the same id in the same
-// millisecond must not collide, since the id is the job's key. The suffix is 8 characters, so
-// the milliseconds are substr(id, -22, 13): the processingId indexes of
-// queue.sql and store.sql are keyed by that (TestProcessingIDIndexKey).
+// millisecond must not collide, since the id is the job's key. The
+// suffix is 8 characters, so the milliseconds are substr(id, -22, 13):
+// the processingId indexes of migrations/sqlite are keyed by that
+// (TestProcessingIDIndexKey; eventProcessingID keeps the same form).
 func newProcessingID(kind, id string, at time.Time) string {
 	var b [5]byte
 	rand.Read(b[:])
