@@ -260,4 +260,3 @@ func leadingWord(key string) string {
 	}
 	return key[:end]
 }
-
