@@ -183,7 +183,13 @@ func (a *testApp) health(t testing.TB) (int, healthReply) {
 // waitDrained waits until no job is waiting, active or delayed.
 func (a *testApp) waitDrained(t testing.TB) map[string]QueueCounts {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return a.waitDrainedWithin(t, 30*time.Second)
+}
+
+// waitDrainedWithin is waitDrained for a backlog that takes longer.
+func (a *testApp) waitDrainedWithin(t testing.TB, d time.Duration) map[string]QueueCounts {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		counts, err := a.queue.Counts(context.Background())
 		if err != nil {
@@ -197,7 +203,7 @@ func (a *testApp) waitDrained(t testing.TB) map[string]QueueCounts {
 			return counts
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("queues not drained after 30s: %+v", counts)
+			t.Fatalf("queues not drained after %s: %+v", d, counts)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
