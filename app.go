@@ -24,8 +24,9 @@ type App struct {
 	outbox *Outbox // nil in embedded mode
 	server *Server
 	mod    *Moderator
-	vision *VisionClient   // nil without GOOGLE_VISION_API_KEY
-	board  *Leaderboard    // nil with LEADERBOARD_DISABLED
+	vision *VisionClient // nil without GOOGLE_VISION_API_KEY
+	board  *Leaderboard  // nil with LEADERBOARD_DISABLED
+	metric *Metrics
 	built  chan struct{}   // closed when the leaderboard rebuild goroutine is done
 	life   context.Context // ends at Close; bounds the gate's probing
 	end    context.CancelFunc
@@ -80,6 +81,15 @@ func (a *App) open(ctx context.Context) error {
 	if n > 0 {
 		a.log.Warn("jobs left active by a previous process returned to waiting", "jobs", n)
 	}
+	a.metric = NewMetrics(MetricsSources{
+		Queues:       queueNames(a.cfg.Kinds),
+		Counts:       a.queue.Counts,
+		QueueProblem: a.queue.CommitError,
+		StoreProblem: a.gate.Problem,
+		Outbox:       a.outbox,
+		WALRestarts:  a.db.WALRestarts,
+	}, a.cfg.MetricsToken)
+	a.queue.OnOutcomes(a.metric.countOutcomes)
 	a.server = NewServer(ServerConfig{
 		Kinds:        a.cfg.Kinds,
 		Queue:        a.queue,
@@ -91,6 +101,17 @@ func (a *App) open(ctx context.Context) error {
 		Outbox:       a.outbox,
 		Board:        a.board,
 		Log:          a.log,
+		Metrics:      a.metric,
+		Dashboard: NewDashboard(DashboardConfig{
+			Password:     a.cfg.DashboardPassword,
+			Queue:        a.queue,
+			Queues:       queueNames(a.cfg.Kinds),
+			Mode:         a.cfg.StoreName(),
+			StoreProblem: a.gate.Problem,
+			Outbox:       a.outbox,
+			Board:        a.board,
+			Log:          a.log,
+		}),
 	})
 	return nil
 }
@@ -176,7 +197,7 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 			Name:    k.Queue,
 			Size:    a.cfg.WorkersOf(k),
 			Batch:   k.Batch,
-			Work:    func(ctx context.Context, jobs []Job) []Result { return k.Work(p, ctx, jobs) },
+			Work:    a.metric.timeWork(k.Queue, func(ctx context.Context, jobs []Job) []Result { return k.Work(p, ctx, jobs) }),
 			Timeout: a.cfg.Lease * 3 / 4,
 			Gate:    a.gate,
 			Log:     a.log,

@@ -40,6 +40,8 @@ type Config struct {
 	Clock               func() time.Time // the leaderboard's clock; nil = time.Now (tests inject one)
 	LogLevel            string
 	LogFormat           string
+	MetricsToken        string // METRICS_TOKEN: /metrics wants it as a Bearer token; "" = open
+	DashboardPassword   string // DASHBOARD_PASSWORD: enables /dashboard, behind HTTP Basic; "" = no dashboard
 }
 
 // defaultVisionEndpoint is Google's SafeSearch endpoint (SPEC §2).
@@ -77,6 +79,8 @@ func loadConfig(getenv func(string) string, kinds []Kind) (Config, error) {
 		LeaderboardDisabled: r.boolean("LEADERBOARD_DISABLED"),
 		LogLevel:            r.str("LOG_LEVEL", "info"),
 		LogFormat:           r.str("LOG_FORMAT", "text"),
+		MetricsToken:        getenv("METRICS_TOKEN"),
+		DashboardPassword:   getenv("DASHBOARD_PASSWORD"),
 	}
 	for _, k := range c.Kinds {
 		c.Workers[k.Queue] = r.intIn(k.WorkersEnv, k.Workers, 1, 1000)

@@ -9,6 +9,7 @@
 //	DATABASE_URL=postgres://… hookd migrate
 //	DATABASE_URL=postgres://… hookd backfill [-dry-run]
 //	hookd bench [-url http://host:3001 -secret …] [-route mix] [-n 100000] [-c 64] [-drain]
+//	hookd jobs failed | retry ID | retry -all QUEUE | discard ID | discard -all QUEUE
 //
 // Configuration is read from the environment; see docs/configuration.md.
 package main
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return runBackfill(ctx, args[1:], getenv("DATABASE_URL"), os.Stdout, stderr)
 		case "bench":
 			return runBench(ctx, args[1:], getenv, os.Stdout, stderr)
+		case "jobs":
+			return runJobs(ctx, args[1:], getenv, os.Stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("hookd", flag.ContinueOnError)
