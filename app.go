@@ -84,6 +84,7 @@ func (a *App) open(ctx context.Context) error {
 	a.metric = NewMetrics(MetricsSources{
 		Queues:       queueNames(a.cfg.Kinds),
 		Counts:       a.queue.Counts,
+		Failed:       a.queue.Failed,
 		QueueProblem: a.queue.CommitError,
 		StoreProblem: a.gate.Problem,
 		Outbox:       a.outbox,

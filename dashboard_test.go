@@ -227,6 +227,9 @@ func TestDashboardEscapesWhatJobsCarry(t *testing.T) {
 func TestDashboardRetryAndDiscard(t *testing.T) {
 	a := startDashboardApp(t, nil)
 	first := a.failedPost(t, "p-1", "one", "moderation store read-only")
+	if got := mustSample(t, scrape(t, a.URL, ""), "hookd_jobs_failed_now", map[string]string{"queue": QueuePostModeration}); got != 1 {
+		t.Errorf("hookd_jobs_failed_now %v, want 1", got)
+	}
 	overview := a.dash(t, http.MethodGet, "/dashboard", dashboardPassword, nil, nil)
 	for _, want := range []string{first, "moderation store read-only", QueuePostModeration, "Embedded mode: there is no outbox."} {
 		if !strings.Contains(overview.Body, want) {
@@ -255,6 +258,9 @@ func TestDashboardRetryAndDiscard(t *testing.T) {
 	}
 	if got := mustSample(t, fams, "hookd_jobs_finished_total", map[string]string{"queue": QueuePostModeration, "outcome": "failed"}); got != 1 {
 		t.Errorf("hookd_jobs_finished_total failed %v, want 1: the failure happened", got)
+	}
+	if got := mustSample(t, fams, "hookd_jobs_failed_now", map[string]string{"queue": QueuePostModeration}); got != 0 {
+		t.Errorf("hookd_jobs_failed_now %v, want 0", got)
 	}
 	if r := a.dash(t, http.MethodPost, "/dashboard/jobs/"+first+"/retry", dashboardPassword, url.Values{}, nil); r.Status != http.StatusConflict || !strings.Contains(r.Body, "completed") {
 		t.Errorf("retry of a completed job: %d %s", r.Status, r.Body)
@@ -308,6 +314,13 @@ func TestDashboardRetryAndDiscard(t *testing.T) {
 	_, h = a.health(t)
 	if c := h.Queues[QueuePostModeration]; c.Completed != 3 || c.Failed != 2 {
 		t.Errorf("health at the end: %+v, want completed 3, failed 2 (the discarded ones)", c)
+	}
+	fams = scrape(t, a.URL, "")
+	if got := mustSample(t, fams, "hookd_jobs", map[string]string{"queue": QueuePostModeration, "state": StateFailed}); got != 2 {
+		t.Errorf("hookd_jobs failed %v, health says 2", got)
+	}
+	if got := mustSample(t, fams, "hookd_jobs_failed_now", map[string]string{"queue": QueuePostModeration}); got != 0 {
+		t.Errorf("hookd_jobs_failed_now %v after discarding, want 0", got)
 	}
 }
 

@@ -43,9 +43,10 @@ type Metrics struct {
 type MetricsSources struct {
 	Queues       []string // queue names, for the outcomes series that start at zero
 	Counts       func(ctx context.Context) (map[string]QueueCounts, error)
-	QueueProblem func() string // the queue's last commit error, "" when it works
-	StoreProblem func() string // why the results store is unreachable, "" when it answers
-	Outbox       *Outbox       // nil in embedded mode
+	Failed       func(ctx context.Context, queue string, limit int) ([]JobInfo, int, error) // Admin.Failed
+	QueueProblem func() string                                                              // the queue's last commit error, "" when it works
+	StoreProblem func() string                                                              // why the results store is unreachable, "" when it answers
+	Outbox       *Outbox                                                                    // nil in embedded mode
 	WALRestarts  func() int64
 }
 
@@ -265,6 +266,9 @@ var (
 		"1 while commits to hookd.db succeed; 0 after one failed (webhooks get 503).", nil, nil)
 	storeUpDesc = prometheus.NewDesc("hookd_store_up",
 		"1 while the results store answers; 0 while it is unreachable (workers paused, webhooks still accepted).", nil, nil)
+	failedNowDesc = prometheus.NewDesc("hookd_jobs_failed_now",
+		"Failed jobs there are to retry or discard, by queue.",
+		[]string{"queue"}, nil)
 	outboxBacklogDesc = prometheus.NewDesc("hookd_outbox_backlog",
 		"Captured events waiting in Postgres's hookd.outbox (Postgres mode).", nil, nil)
 	outboxAgeDesc = prometheus.NewDesc("hookd_outbox_oldest_age_seconds",
@@ -272,7 +276,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{jobsDesc, queueUpDesc, storeUpDesc, outboxBacklogDesc, outboxAgeDesc} {
+	for _, d := range []*prometheus.Desc{jobsDesc, failedNowDesc, queueUpDesc, storeUpDesc, outboxBacklogDesc, outboxAgeDesc} {
 		ch <- d
 	}
 }
@@ -293,6 +297,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}{{StateWaiting, n.Waiting}, {StateActive, n.Active}, {StateDelayed, n.Delayed}, {StateCompleted, n.Completed}, {StateFailed, n.Failed}} {
 				ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.n), queue, s.state)
 			}
+		}
+	}
+	for _, queue := range c.src.Queues {
+		if _, n, err := c.src.Failed(ctx, queue, 0); err != nil {
+			ch <- prometheus.NewInvalidMetric(failedNowDesc, err)
+		} else {
+			ch <- prometheus.MustNewConstMetric(failedNowDesc, prometheus.GaugeValue, float64(n), queue)
 		}
 	}
 	if c.src.Outbox == nil || storeProblem != "" {

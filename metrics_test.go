@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/julienschmidt/httprouter"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -256,7 +257,7 @@ func TestMetricsNames(t *testing.T) {
 		}
 	}
 	// Those with a series before anything happened.
-	for _, name := range []string{"hookd_jobs", "hookd_jobs_finished_total", "hookd_webhook_duration_seconds", "hookd_queue_up", "hookd_store_up", "hookd_wal_restarts_total"} {
+	for _, name := range []string{"hookd_jobs", "hookd_jobs_failed_now", "hookd_jobs_finished_total", "hookd_webhook_duration_seconds", "hookd_queue_up", "hookd_store_up", "hookd_wal_restarts_total"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("no %s", name)
 		}
@@ -283,5 +284,27 @@ func TestPostgresMetricsOutbox(t *testing.T) {
 	o, err := app.outbox.Stats(context.Background())
 	if err != nil || o.Backlog != 3 {
 		t.Errorf("health's outbox: %+v %v", o, err)
+	}
+}
+
+// BenchmarkMetricsWebhook measures what counting and timing adds to a
+// webhook: the same trivial handler, bare and wrapped.
+func BenchmarkMetricsWebhook(b *testing.B) {
+	h := func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) { w.WriteHeader(http.StatusOK) }
+	m := NewMetrics(MetricsSources{}, "")
+	req := httptest.NewRequest(http.MethodPost, activityRoute, nil)
+	for _, c := range []struct {
+		name string
+		h    httprouter.Handle
+	}{{"bare", h}, {"counted", m.webhook(activityRoute, h)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := httptest.NewRecorder()
+				for pb.Next() {
+					c.h(w, req, nil)
+				}
+			})
+		})
 	}
 }
