@@ -75,7 +75,7 @@ func NewDashboard(c DashboardConfig) *Dashboard {
 		origin:          http.NewCrossOriginProtection(),
 		now:             time.Now,
 	}
-	funcs := template.FuncMap{"ago": d.ago, "when": when, "short": func(s string) string { return truncate(s, 160) }}
+	funcs := template.FuncMap{"ago": d.ago, "when": utcTime, "short": func(s string) string { return truncate(s, 160) }}
 	for _, name := range []string{"overview", "job", "message"} {
 		d.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(dashboardFiles, "dashboard/layout.html", "dashboard/"+name+".html"))
@@ -314,7 +314,7 @@ func (d *Dashboard) retryJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Log.Info("job retried from the dashboard", "processingId", id)
-	redirect(w, r, "/dashboard/jobs/"+url.PathEscape(id), "retried", 1)
+	redirectDone(w, r, "/dashboard/jobs/"+url.PathEscape(id), "retried", 1)
 }
 
 func (d *Dashboard) discardJob(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +324,7 @@ func (d *Dashboard) discardJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Log.Info("job discarded from the dashboard", "processingId", id)
-	redirect(w, r, "/dashboard", "discarded", 1)
+	redirectDone(w, r, "/dashboard", "discarded", 1)
 }
 
 func (d *Dashboard) retryQueue(w http.ResponseWriter, r *http.Request) {
@@ -335,7 +335,7 @@ func (d *Dashboard) retryQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Log.Info("failed jobs retried from the dashboard", "queue", queue, "jobs", n)
-	redirect(w, r, "/dashboard", "retried", n)
+	redirectDone(w, r, "/dashboard", "retried", n)
 }
 
 // discardQueue deletes a queue's failed jobs once the form's box saying
@@ -352,7 +352,7 @@ func (d *Dashboard) discardQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Log.Info("failed jobs discarded from the dashboard", "queue", queue, "jobs", n)
-	redirect(w, r, "/dashboard", "discarded", n)
+	redirectDone(w, r, "/dashboard", "discarded", n)
 }
 
 // refused answers an action the queue refused: 404 for an unknown job or
@@ -369,9 +369,9 @@ func (d *Dashboard) refused(w http.ResponseWriter, title string, err error) {
 	}
 }
 
-// redirect answers an action with 303 to the page that shows its effect,
+// redirectDone answers an action with 303 to the page that shows its effect,
 // saying what was done in the query (a code, never text to display).
-func redirect(w http.ResponseWriter, r *http.Request, path, done string, n int) {
+func redirectDone(w http.ResponseWriter, r *http.Request, path, done string, n int) {
 	http.Redirect(w, r, path+"?done="+done+"&n="+strconv.Itoa(n), http.StatusSeeOther)
 }
 
@@ -398,10 +398,12 @@ func (d *Dashboard) style(w http.ResponseWriter, r *http.Request) {
 	http.ServeFileFS(w, r, dashboardFiles, "dashboard/style.css")
 }
 
-// ago says how long ago t was, in one unit; "" for the zero time.
-func (d *Dashboard) ago(t time.Time) string { return age(d.now(), t) }
+// ago says how long ago t was.
+func (d *Dashboard) ago(t time.Time) string { return shortAge(d.now(), t) }
 
-func age(now, t time.Time) string {
+// shortAge says how long before now t was, in one unit (45s, 12m, 5h,
+// 3d); "" for the zero time.
+func shortAge(now, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
@@ -419,8 +421,8 @@ func age(now, t time.Time) string {
 	return strconv.FormatInt(s/86400, 10) + "d"
 }
 
-// when writes a time in UTC to the second; "" for the zero time.
-func when(t time.Time) string {
+// utcTime writes a time in UTC to the second; "" for the zero time.
+func utcTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}

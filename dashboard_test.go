@@ -341,3 +341,18 @@ func TestDashboardShowsTheLeaderboard(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestDashboardShortAge(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		ago  time.Duration
+		want string
+	}{{-time.Second, "0s"}, {59 * time.Second, "59s"}, {time.Minute, "1m"}, {119 * time.Minute, "1h"}, {47 * time.Hour, "47h"}, {49 * time.Hour, "2d"}} {
+		if got := shortAge(now, now.Add(-c.ago)); got != c.want {
+			t.Errorf("%v ago: %q, want %q", c.ago, got, c.want)
+		}
+	}
+	if got := shortAge(now, time.Time{}); got != "" {
+		t.Errorf("zero time: %q", got)
+	}
+}

@@ -130,7 +130,7 @@ func listFailed(ctx context.Context, q *Queue, queue string, limit int, out io.W
 	fmt.Fprintln(tw, "PROCESSING ID\tQUEUE\tFAILED\tATTEMPTS\tLAST ERROR")
 	now := time.Now()
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s ago\t%d/%d\t%s\n", j.ProcessingID, j.Queue, age(now, j.FinishedAt),
+		fmt.Fprintf(tw, "%s\t%s\t%s ago\t%d/%d\t%s\n", j.ProcessingID, j.Queue, shortAge(now, j.FinishedAt),
 			j.Attempts, j.MaxAttempts, truncate(strings.Join(strings.Fields(j.LastError), " "), jobsErrorWidth))
 	}
 	if err := tw.Flush(); err != nil {

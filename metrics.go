@@ -41,7 +41,7 @@ type Metrics struct {
 
 // MetricsSources are what the metrics read when they are scraped.
 type MetricsSources struct {
-	Queues       []string // queue names, for the outcomes series that start at zero
+	Queues       []string // queue names: their outcome series start at zero, their failed jobs are counted
 	Counts       func(ctx context.Context) (map[string]QueueCounts, error)
 	Failed       func(ctx context.Context, queue string, limit int) ([]JobInfo, int, error) // Admin.Failed
 	QueueProblem func() string                                                              // the queue's last commit error, "" when it works

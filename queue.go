@@ -816,7 +816,7 @@ RETURNING queue`
 	discardQueueSQL = `DELETE FROM queue_jobs WHERE queue = ? AND state = 'failed'`
 
 	jobStateSQL = `
-SELECT state, attempts FROM queue_jobs
+SELECT state FROM queue_jobs
 WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
 
 	// Never below zero: a file whose counts began after some failures.
@@ -882,16 +882,17 @@ func unixMilliOrZero(ms sql.NullInt64) time.Time {
 }
 
 // adminChange is what an operator's write to one job found: the job's
-// queue when it changed it; otherwise the job's state and attempts, state
-// "" when there is no such job. Refusals are values, not errors: an error
-// inside a write would roll back the writes sharing its transaction.
+// queue when it changed it; otherwise the job's state, "" when there is
+// no such job. Refusals are values, not errors: an error inside a write
+// would roll back the writes sharing its transaction, and health would
+// report the queue failing.
 type adminChange struct {
-	queue    string
-	state    string
-	attempts int
+	queue string
+	state string
 }
 
-// why turns a refused change into its error.
+// why turns a refused change into its error. A failed job a retry left
+// alone is one that never ran.
 func (c adminChange) why(processingID string) error {
 	switch {
 	case c.state == "":
@@ -905,7 +906,7 @@ func (c adminChange) why(processingID string) error {
 // lookUp reads the state of a job a change did not apply to.
 func lookUp(tx *WriteTx, processingID string) (adminChange, error) {
 	var c adminChange
-	err := tx.QueryRow(jobStateSQL, processingID).Scan(&c.state, &c.attempts)
+	err := tx.QueryRow(jobStateSQL, processingID).Scan(&c.state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return adminChange{}, nil
 	}
