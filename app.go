@@ -16,21 +16,22 @@ import (
 // Serve runs it until its context ends, and Close releases it; tests use
 // Handler and RunWorkers to run the two halves on their own.
 type App struct {
-	cfg    Config
-	log    *slog.Logger
-	db     *DB
-	queue  *Queue
-	store  Store
-	gate   *StoreGate
-	outbox *Outbox // nil in embedded mode
-	server *Server
-	mod    *Moderator
-	vision *VisionClient   // nil without GOOGLE_VISION_API_KEY
-	board  *Leaderboard    // nil with LEADERBOARD_DISABLED
-	built  chan struct{}   // closed when the leaderboard rebuild goroutine is done
-	life   context.Context // ends at Close; bounds the gate's probing
-	end    context.CancelFunc
-	unlock func() // releases DATA_DIR
+	cfg     Config
+	log     *slog.Logger
+	db      *DB
+	queue   *Queue
+	store   Store
+	gate    *StoreGate
+	outbox  *Outbox // nil in embedded mode
+	server  *Server
+	mod     *Moderator
+	vision  *VisionClient // nil without GOOGLE_VISION_API_KEY
+	board   *Leaderboard  // nil with LEADERBOARD_DISABLED
+	metrics *Metrics
+	built   chan struct{}   // closed when the leaderboard rebuild goroutine is done
+	life    context.Context // ends at Close; bounds the gate's probing
+	end     context.CancelFunc
+	unlock  func() // releases DATA_DIR
 }
 
 // OpenApp opens DATA_DIR/hookd.db and its queues, opens the results store
@@ -90,6 +91,16 @@ func (a *App) open(ctx context.Context) error {
 	if n > 0 {
 		a.log.Warn("jobs left active by a previous process returned to waiting", "jobs", n)
 	}
+	a.metrics = NewMetrics(MetricsSources{
+		Queues:       queueNames(a.cfg.Kinds),
+		Counts:       a.queue.Counts,
+		Failed:       a.queue.Failed,
+		QueueProblem: a.queue.CommitError,
+		StoreProblem: a.gate.Problem,
+		Outbox:       a.outbox,
+		WALRestarts:  a.db.WALRestarts,
+	}, a.cfg.MetricsToken)
+	a.queue.OnOutcomes(a.metrics.countOutcomes)
 	a.server = NewServer(ServerConfig{
 		Kinds:        a.cfg.Kinds,
 		Queue:        a.queue,
@@ -101,6 +112,17 @@ func (a *App) open(ctx context.Context) error {
 		Outbox:       a.outbox,
 		Board:        a.board,
 		Log:          a.log,
+		Metrics:      a.metrics,
+		Dashboard: NewDashboard(DashboardConfig{
+			Password:     a.cfg.DashboardPassword,
+			Queue:        a.queue,
+			Queues:       queueNames(a.cfg.Kinds),
+			Mode:         a.cfg.StoreName(),
+			StoreProblem: a.gate.Problem,
+			Outbox:       a.outbox,
+			Board:        a.board,
+			Log:          a.log,
+		}),
 	})
 	return nil
 }
@@ -191,7 +213,7 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 			Name:    k.Queue,
 			Size:    a.cfg.WorkersOf(k),
 			Batch:   k.Batch,
-			Work:    func(ctx context.Context, jobs []Job) []Result { return k.Work(p, ctx, jobs) },
+			Work:    a.metrics.timeWork(k.Queue, func(ctx context.Context, jobs []Job) []Result { return k.Work(p, ctx, jobs) }),
 			Timeout: a.cfg.Lease * 3 / 4,
 			Gate:    a.gate,
 			Log:     a.log,

@@ -42,6 +42,8 @@ type Config struct {
 	Clock               func() time.Time // the leaderboard's clock; nil = time.Now (tests inject one)
 	LogLevel            string
 	LogFormat           string
+	MetricsToken        string // METRICS_TOKEN: /metrics wants it as a Bearer token; "" = open
+	DashboardPassword   string // DASHBOARD_PASSWORD: enables /dashboard, behind HTTP Basic; "" = no dashboard
 	// TextModeration is TEXT_MODERATION_*: the optional text-moderation
 	// service (textmoderation.go).
 	TextModeration TextModerationConfig
@@ -82,6 +84,8 @@ func loadConfig(getenv func(string) string, kinds []Kind) (Config, error) {
 		LeaderboardDisabled: r.boolean("LEADERBOARD_DISABLED"),
 		LogLevel:            r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:           r.oneOf("LOG_FORMAT", "text", "text", "json"),
+		MetricsToken:        getenv("METRICS_TOKEN"),
+		DashboardPassword:   getenv("DASHBOARD_PASSWORD"),
 	}
 	for _, k := range c.Kinds {
 		c.Workers[k.Queue] = r.intIn(k.WorkersEnv, k.Workers, 1, 1000)

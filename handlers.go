@@ -39,6 +39,10 @@ type ServerConfig struct {
 	// Board serves the leaderboard routes; nil when LEADERBOARD_DISABLED.
 	Board *Leaderboard
 	Log   *slog.Logger
+	// Metrics counts the webhooks and serves /metrics; nil for neither.
+	Metrics *Metrics
+	// Dashboard serves /dashboard; nil without DASHBOARD_PASSWORD.
+	Dashboard *Dashboard
 }
 
 // Server holds the HTTP side of hookd: routes, authentication, decoding
@@ -60,21 +64,22 @@ func NewServer(c ServerConfig) *Server {
 }
 
 // Routes returns the router: a webhook route per kind, health, job
-// status and the leaderboard.
+// status, the leaderboard, the metrics and the dashboard.
 func (s *Server) Routes() http.Handler {
 	r := httprouter.New()
 	for _, k := range s.Kinds {
-		r.POST(k.Route, s.webhook(k))
+		r.POST(k.Route, s.Metrics.webhook(k.Route, s.webhook(k)))
 	}
 	r.GET("/api/health/queues", s.health)
 	r.GET("/api/processing/:processingId", s.authenticated(s.processing))
 	s.leaderboardRoutes(r)
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	s.operationsRoutes(r)
+	r.NotFound = s.Metrics.unmatched(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", nil)
-	})
-	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	r.MethodNotAllowed = s.Metrics.unmatched(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed", nil)
-	})
+	}))
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		s.Log.Error("handler panic", "path", req.URL.Path, "panic", v)
 		writeError(w, http.StatusInternalServerError, "Internal error", nil)

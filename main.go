@@ -9,6 +9,7 @@
 //	DATABASE_URL=postgres://… hookd migrate
 //	DATABASE_URL=postgres://… hookd backfill [-dry-run]
 //	hookd bench [-url http://host:3001 -secret …] [-route mix] [-n 100000] [-c 64] [-drain]
+//	hookd jobs failed | retry ID | retry -all QUEUE | discard ID | discard -all QUEUE
 //
 // Configuration is read from the environment; see docs/configuration.md.
 package main
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBackfill(ctx, rest, getenv("DATABASE_URL"), stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, getenv, stdout, stderr)
+	case "jobs":
+		return runJobs(ctx, rest, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

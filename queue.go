@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -82,12 +84,15 @@ type Queue struct {
 	backoff  time.Duration
 	maxDelay time.Duration
 	lease    time.Duration
+
+	observe func(queue string, o Outcomes) // see OnOutcomes; nil: nobody listens
 }
 
 var (
 	_ Intake   = (*Queue)(nil)
 	_ Worklist = (*Queue)(nil)
 	_ Upkeep   = (*Queue)(nil)
+	_ Admin    = (*Queue)(nil)
 )
 
 // QueueOptions are the retry and lease settings.
@@ -194,24 +199,30 @@ type Enqueued struct {
 // folded into the same group commit are told apart too: the second sees
 // the first's row.
 func (q *Queue) Enqueue(ctx context.Context, jobs ...NewJob) ([]Enqueued, error) {
-	out, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]Enqueued, error) {
+	type enqueued struct {
+		jobs   []Enqueued
+		counts outcomeCounts
+	}
+	done, err := WriteResult(ctx, q.db, func(tx *WriteTx) (enqueued, error) {
 		out := make([]Enqueued, len(jobs))
-		counts := map[string][2]int64{}
+		var counts outcomeCounts
 		for i, j := range jobs {
 			e, err := q.insertJob(tx, j)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", j.ProcessingID, err)
+				return enqueued{}, fmt.Errorf("%s: %w", j.ProcessingID, err)
 			}
 			if j.Failed != "" && !e.Duplicate {
-				counts[j.Queue] = [2]int64{0, counts[j.Queue][1] + 1}
+				counts.add(j.Queue, StateFailed)
 			}
 			out[i] = e
 		}
-		return out, countOutcomes(tx, counts)
+		return enqueued{out, counts}, countOutcomes(tx, counts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
+	q.report(done.counts)
+	out := done.jobs
 	for i, e := range out {
 		if !e.Duplicate && jobs[i].Failed == "" {
 			q.wake(jobs[i].Queue)
@@ -322,15 +333,61 @@ WHERE id = ? AND state = 'active' AND attempts = ?`
 const countOutcomesSQL = `
 UPDATE queue_stats SET completed = completed + ?, failed = failed + ? WHERE queue = ?`
 
-// countOutcomes adds to the cumulative counts: per queue, jobs completed
-// and jobs failed.
-func countOutcomes(tx *WriteTx, counts map[string][2]int64) error {
+// Outcomes counts how the attempts of one queue's jobs ended in one
+// commit: completed, failed for good, or failed and to be tried again
+// (a retry with backoff, or a lease that expired with attempts left).
+type Outcomes struct {
+	Completed, Retried, Failed int64
+}
+
+// outcomeCounts are Outcomes by queue; the zero value is ready to use and
+// allocates nothing until a first outcome.
+type outcomeCounts map[string]Outcomes
+
+// add counts a job of queue that moved to state.
+func (c *outcomeCounts) add(queue, state string) {
+	if *c == nil {
+		*c = outcomeCounts{}
+	}
+	o := (*c)[queue]
+	switch state {
+	case StateCompleted:
+		o.Completed++
+	case StateFailed:
+		o.Failed++
+	case StateDelayed, StateWaiting:
+		o.Retried++
+	}
+	(*c)[queue] = o
+}
+
+// countOutcomes adds to the cumulative counts of queue_stats: per queue,
+// jobs completed and jobs failed. Retries are not kept there.
+func countOutcomes(tx *WriteTx, counts outcomeCounts) error {
 	for queue, c := range counts {
-		if _, err := tx.Exec(countOutcomesSQL, c[0], c[1], queue); err != nil {
+		if c.Completed == 0 && c.Failed == 0 {
+			continue
+		}
+		if _, err := tx.Exec(countOutcomesSQL, c.Completed, c.Failed, queue); err != nil {
 			return fmt.Errorf("count outcomes: %w", err)
 		}
 	}
 	return nil
+}
+
+// OnOutcomes has fn told, after each commit, how the attempts it recorded
+// ended, per queue (the metrics count them). Call it before the queue is
+// used; fn must be quick, it runs on the caller of the write.
+func (q *Queue) OnOutcomes(fn func(queue string, o Outcomes)) { q.observe = fn }
+
+// report tells the OnOutcomes function about committed outcomes.
+func (q *Queue) report(counts outcomeCounts) {
+	if q.observe == nil {
+		return
+	}
+	for queue, o := range counts {
+		q.observe(queue, o)
+	}
 }
 
 // Ack is how one claimed job ended.
@@ -364,35 +421,32 @@ func (a Ack) state() string {
 // fails the job for good. The cumulative counts move in the same
 // transaction.
 func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
+	type acked struct {
+		current []bool
+		counts  outcomeCounts
+	}
 	now := q.now()
-	current, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]bool, error) {
+	done, err := WriteResult(ctx, q.db, func(tx *WriteTx) (acked, error) {
 		current := make([]bool, len(acks))
-		counts := map[string][2]int64{} // queue → completed, failed
+		var counts outcomeCounts
 		for i, a := range acks {
 			res, err := q.applyAck(tx, a, now)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
+				return acked{}, fmt.Errorf("%s: %w", a.Job.ProcessingID, err)
 			}
 			current[i] = rowsAffected(res) == 1
-			if !current[i] {
-				continue
+			if current[i] && a.Release == "" {
+				counts.add(a.Job.Queue, a.state())
 			}
-			c := counts[a.Job.Queue]
-			switch a.state() {
-			case StateCompleted:
-				c[0]++
-			case StateFailed:
-				c[1]++
-			}
-			counts[a.Job.Queue] = c
 		}
-		return current, countOutcomes(tx, counts)
+		return acked{current, counts}, countOutcomes(tx, counts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ack: %w", err)
 	}
+	q.report(done.counts)
 	q.wakeForRetries(acks)
-	return current, nil
+	return done.current, nil
 }
 
 // applyAck moves one job to its outcome's state, guarded by the claim's
@@ -461,38 +515,64 @@ WHERE state = 'active' AND lease_until < ?1
 RETURNING queue, state`
 
 // ReapExpired takes back every job whose lease has run out, so a job held
-// by a stuck worker runs again. It returns how many jobs it took back.
+// by a stuck worker runs again, and wakes the pools of queues that hold
+// waiting jobs (see wakeWaiting). It returns how many jobs it took back.
 func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
 	type reaped struct{ queue, state string }
-	n, err := WriteResult(ctx, q.db, func(tx *WriteTx) (int, error) {
+	type taken struct {
+		n      int
+		counts outcomeCounts
+	}
+	done, err := WriteResult(ctx, q.db, func(tx *WriteTx) (taken, error) {
 		rows, err := tx.Query(reapSQL, q.now().UnixMilli())
 		if err != nil {
-			return 0, err
+			return taken{}, err
 		}
 		jobs, err := collectRows(rows, func(scan func(...any) error) (j reaped, err error) {
 			err = scan(&j.queue, &j.state)
 			return j, err
 		})
 		if err != nil {
-			return 0, err
+			return taken{}, err
 		}
-		counts := map[string][2]int64{}
+		var counts outcomeCounts
 		for _, j := range jobs {
-			if j.state == StateFailed {
-				counts[j.queue] = [2]int64{0, counts[j.queue][1] + 1}
-			}
+			counts.add(j.queue, j.state)
 		}
-		return len(jobs), countOutcomes(tx, counts)
+		return taken{len(jobs), counts}, countOutcomes(tx, counts)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reap expired leases: %w", err)
 	}
-	if n > 0 {
+	q.report(done.counts)
+	if done.n > 0 {
 		for _, name := range q.names {
 			q.wake(name)
 		}
+	} else if err := q.wakeWaiting(ctx); err != nil {
+		return 0, err
 	}
-	return n, nil
+	return done.n, nil
+}
+
+// A job of the queue is waiting: the claim index answers.
+const hasWaitingSQL = `SELECT EXISTS (SELECT 1 FROM queue_jobs WHERE queue = ? AND state = 'waiting')`
+
+// wakeWaiting wakes the pools of the queues holding a waiting job. A job
+// that another process made waiting (`hookd jobs retry` on the same
+// file) has nobody to signal it, and an idle pool would otherwise sleep
+// until the queue's next enqueue.
+func (q *Queue) wakeWaiting(ctx context.Context) error {
+	for _, name := range q.names {
+		var waiting bool
+		if err := q.db.r.QueryRowContext(ctx, hasWaitingSQL, name).Scan(&waiting); err != nil {
+			return fmt.Errorf("look for waiting jobs of %s: %w", name, err)
+		}
+		if waiting {
+			q.wake(name)
+		}
+	}
+	return nil
 }
 
 const recoverSQL = `UPDATE queue_jobs SET state = 'waiting', lease_until = NULL WHERE state = 'active'`
@@ -644,4 +724,283 @@ func (q *Queue) Status(ctx context.Context, processingID string) (JobStatus, err
 		s.Result = json.RawMessage(result.String)
 	}
 	return s, nil
+}
+
+// Admin is what an operator does with failed jobs, from the dashboard or
+// `hookd jobs`: look at them, run them again, or give them up.
+//
+// A retried job is the same job again: same processingId, same payload,
+// its attempts back to zero, waiting to be claimed at once. Its last
+// error stays until it completes (completing clears it) or fails again
+// (the new error replaces it). Only jobs that ran can be retried: a job
+// failed on arrival (a captured event that can never become work) would
+// fail the same way. Discarding deletes a failed job.
+//
+// The counts in queue_stats (health's completed and failed, the metrics'
+// jobs by state) count each job once, by how it last ended: retrying a
+// job takes it out of failed, and it is counted again when it completes
+// or fails. A discarded job stays counted as failed, as a pruned
+// completed job stays counted as completed.
+type Admin interface {
+	// Failed lists the failed jobs of a queue ("" for every queue), the
+	// latest failure first, at most limit of them, and says how many
+	// there are.
+	Failed(ctx context.Context, queue string, limit int) ([]JobInfo, int, error)
+	// Job reads one job, payload and result included.
+	Job(ctx context.Context, processingID string) (JobInfo, error)
+	Retry(ctx context.Context, processingID string) error
+	RetryAll(ctx context.Context, queue string) (int, error)
+	Discard(ctx context.Context, processingID string) error
+	DiscardAll(ctx context.Context, queue string) (int, error)
+}
+
+// JobInfo is a job as an operator sees it.
+type JobInfo struct {
+	ProcessingID string
+	Queue        string
+	State        string
+	Attempts     int
+	MaxAttempts  int
+	ReceivedAt   time.Time
+	FinishedAt   time.Time // zero unless completed or failed
+	LastError    string
+	Payload      []byte // Job only
+	Result       []byte // Job only; nil unless completed
+}
+
+// ErrNotFailed means the job exists but is not failed: there is nothing
+// to retry or discard.
+var ErrNotFailed = errors.New("not failed")
+
+// ErrNeverRan means a failed job never ran: it failed on arrival, and
+// running it could only fail the same way.
+var ErrNeverRan = errors.New("failed on arrival, never ran")
+
+// Admin's statements. A job is named by its processingId as in statusSQL,
+// so that SQLite uses queue_jobs_processing_id; a queue's failed jobs are
+// read through queue_jobs_claim (queue, state, …).
+const (
+	jobByIDSQL = `
+SELECT queue, state, attempts, max_attempts, received_at, finished_at, last_error, payload, result
+FROM queue_jobs
+WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
+
+	failedJobsSQL = `
+SELECT processing_id, queue, attempts, max_attempts, received_at, finished_at, last_error
+FROM queue_jobs
+WHERE queue IN (SELECT queue FROM queue_stats WHERE ?1 IN ('', queue)) AND state = 'failed'
+ORDER BY finished_at DESC, id DESC
+LIMIT ?2`
+
+	countFailedSQL = `
+SELECT count(*) FROM queue_jobs
+WHERE queue IN (SELECT queue FROM queue_stats WHERE ?1 IN ('', queue)) AND state = 'failed'`
+
+	retryJobSQL = `
+UPDATE queue_jobs
+SET state = 'waiting', attempts = 0, run_at = ?2, finished_at = NULL
+WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1
+  AND state = 'failed' AND attempts > 0
+RETURNING queue`
+
+	retryQueueSQL = `
+UPDATE queue_jobs
+SET state = 'waiting', attempts = 0, run_at = ?2, finished_at = NULL
+WHERE queue = ?1 AND state = 'failed' AND attempts > 0`
+
+	discardJobSQL = `
+DELETE FROM queue_jobs
+WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1 AND state = 'failed'
+RETURNING queue`
+
+	discardQueueSQL = `DELETE FROM queue_jobs WHERE queue = ? AND state = 'failed'`
+
+	jobStateSQL = `
+SELECT state FROM queue_jobs
+WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
+
+	// Never below zero: a file whose counts began after some failures.
+	uncountFailedSQL = `UPDATE queue_stats SET failed = max(failed - ?, 0) WHERE queue = ?`
+)
+
+// Failed lists failed jobs; see Admin.
+func (q *Queue) Failed(ctx context.Context, queue string, limit int) ([]JobInfo, int, error) {
+	tx, err := q.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list failed jobs: %w", err)
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, countFailedSQL, queue).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count failed jobs: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, failedJobsSQL, queue, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list failed jobs: %w", err)
+	}
+	jobs, err := collectRows(rows, func(scan func(...any) error) (JobInfo, error) {
+		j := JobInfo{State: StateFailed}
+		var received int64
+		var finished sql.NullInt64
+		var lastErr sql.NullString
+		err := scan(&j.ProcessingID, &j.Queue, &j.Attempts, &j.MaxAttempts, &received, &finished, &lastErr)
+		j.ReceivedAt, j.FinishedAt, j.LastError = time.UnixMilli(received), unixMilliOrZero(finished), lastErr.String
+		return j, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list failed jobs: %w", err)
+	}
+	return jobs, total, nil
+}
+
+// Job reads one job; see Admin.
+func (q *Queue) Job(ctx context.Context, processingID string) (JobInfo, error) {
+	j := JobInfo{ProcessingID: processingID}
+	var received int64
+	var finished sql.NullInt64
+	var lastErr, result sql.NullString
+	err := q.db.r.QueryRowContext(ctx, jobByIDSQL, processingID).Scan(
+		&j.Queue, &j.State, &j.Attempts, &j.MaxAttempts, &received, &finished, &lastErr, &j.Payload, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, ErrNotFound
+	}
+	if err != nil {
+		return j, fmt.Errorf("read job %s: %w", processingID, err)
+	}
+	j.ReceivedAt, j.FinishedAt, j.LastError = time.UnixMilli(received), unixMilliOrZero(finished), lastErr.String
+	if result.Valid {
+		j.Result = []byte(result.String)
+	}
+	return j, nil
+}
+
+func unixMilliOrZero(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64)
+}
+
+// adminChange is what an operator's write to one job found: the job's
+// queue when it changed it; otherwise the job's state, "" when there is
+// no such job. Refusals are values, not errors: an error inside a write
+// would roll back the writes sharing its transaction, and health would
+// report the queue failing.
+type adminChange struct {
+	queue string
+	state string
+}
+
+// why turns a refused change into its error. A failed job a retry left
+// alone is one that never ran.
+func (c adminChange) why(processingID string) error {
+	switch {
+	case c.state == "":
+		return fmt.Errorf("job %s: %w", processingID, ErrNotFound)
+	case c.state != StateFailed:
+		return fmt.Errorf("job %s is %s: %w", processingID, c.state, ErrNotFailed)
+	}
+	return fmt.Errorf("job %s: %w: retrying cannot help, discard it", processingID, ErrNeverRan)
+}
+
+// lookUp reads the state of a job a change did not apply to.
+func lookUp(tx *WriteTx, processingID string) (adminChange, error) {
+	var c adminChange
+	err := tx.QueryRow(jobStateSQL, processingID).Scan(&c.state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return adminChange{}, nil
+	}
+	return c, err
+}
+
+// Retry runs a failed job again; see Admin. It returns ErrNotFound,
+// ErrNotFailed or ErrNeverRan when there is nothing to retry.
+func (q *Queue) Retry(ctx context.Context, processingID string) error {
+	now := q.now().UnixMilli()
+	c, err := WriteResult(ctx, q.db, func(tx *WriteTx) (adminChange, error) {
+		var c adminChange
+		err := tx.QueryRow(retryJobSQL, processingID, now).Scan(&c.queue)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lookUp(tx, processingID)
+		}
+		if err != nil {
+			return c, err
+		}
+		_, err = tx.Exec(uncountFailedSQL, 1, c.queue)
+		return c, err
+	})
+	if err != nil {
+		return fmt.Errorf("retry job %s: %w", processingID, err)
+	}
+	if c.queue == "" {
+		return c.why(processingID)
+	}
+	q.wake(c.queue)
+	return nil
+}
+
+// RetryAll runs every failed job of a queue again, but those that failed
+// on arrival, and returns how many.
+func (q *Queue) RetryAll(ctx context.Context, queue string) (int, error) {
+	if err := q.known(queue); err != nil {
+		return 0, err
+	}
+	now := q.now().UnixMilli()
+	n, err := WriteResult(ctx, q.db, func(tx *WriteTx) (int64, error) {
+		res, err := tx.Exec(retryQueueSQL, queue, now)
+		if err != nil {
+			return 0, err
+		}
+		n := rowsAffected(res)
+		_, err = tx.Exec(uncountFailedSQL, n, queue)
+		return n, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry the failed jobs of %s: %w", queue, err)
+	}
+	if n > 0 {
+		q.wake(queue)
+	}
+	return int(n), nil
+}
+
+// Discard deletes a failed job; see Admin.
+func (q *Queue) Discard(ctx context.Context, processingID string) error {
+	c, err := WriteResult(ctx, q.db, func(tx *WriteTx) (adminChange, error) {
+		var c adminChange
+		err := tx.QueryRow(discardJobSQL, processingID).Scan(&c.queue)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lookUp(tx, processingID)
+		}
+		return c, err
+	})
+	if err != nil {
+		return fmt.Errorf("discard job %s: %w", processingID, err)
+	}
+	if c.queue == "" {
+		return c.why(processingID)
+	}
+	return nil
+}
+
+// DiscardAll deletes every failed job of a queue and returns how many.
+func (q *Queue) DiscardAll(ctx context.Context, queue string) (int, error) {
+	if err := q.known(queue); err != nil {
+		return 0, err
+	}
+	n, err := q.exec(ctx, discardQueueSQL, queue)
+	if err != nil {
+		return 0, fmt.Errorf("discard the failed jobs of %s: %w", queue, err)
+	}
+	return int(n), nil
+}
+
+// ErrUnknownQueue means no queue has that name.
+var ErrUnknownQueue = errors.New("unknown queue")
+
+func (q *Queue) known(queue string) error {
+	if slices.Contains(q.names, queue) {
+		return nil
+	}
+	return fmt.Errorf("%w %q: the queues are %s", ErrUnknownQueue, queue, strings.Join(q.names, ", "))
 }
