@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,16 +98,18 @@ var redkaPragma = map[string]string{
 
 // ActivityEvent is one activity the store has just recorded as new.
 type ActivityEvent struct {
-	UserID     string
-	TargetType string
-	TargetID   string
-	Points     int
-	At         time.Time // the event time, which picks the trending bucket
+	ProcessingID string // tells a rebuild whether its snapshot holds the event
+	UserID       string
+	TargetType   string
+	TargetID     string
+	Points       int
+	At           time.Time // the event time, which picks the trending bucket
 }
 
 // event is what the leaderboard needs of a recorded activity.
 func (a ActivityRecord) event() ActivityEvent {
-	return ActivityEvent{UserID: a.UserID, TargetType: a.TargetType, TargetID: a.TargetID, Points: a.Points, At: a.At}
+	return ActivityEvent{ProcessingID: a.ProcessingID, UserID: a.UserID, TargetType: a.TargetType,
+		TargetID: a.TargetID, Points: a.Points, At: a.At}
 }
 
 // UserScore is a user's engagement score in the store.
@@ -123,11 +129,33 @@ type HourlyPoints struct {
 // LeaderboardSource is what a rebuild reads from the results store; every
 // Store is one.
 type LeaderboardSource interface {
-	// UserScores returns every user whose engagement score is positive.
-	UserScores(ctx context.Context) ([]UserScore, error)
-	// TrendingSince sums the points of the activity logs at or after
-	// since, by target and hour, for the TrendingTypes.
-	TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error)
+	// LeaderboardSnapshot pins the store as it is now: everything read
+	// through the snapshot shows exactly the activity committed before
+	// this call returned, however long the reading takes and whatever is
+	// committed meanwhile.
+	LeaderboardSnapshot(ctx context.Context) (LeaderboardSnapshot, error)
+}
+
+// LeaderboardSnapshot is the store at one point in time. A rebuild calls
+// UserScores first (a store may hold a read transaction open until it
+// returns), then TrendingSince, then Logged as often as it needs, then
+// Close. Rows come one at a time, never collected: memory stays flat
+// however big the history is.
+type LeaderboardSnapshot interface {
+	// UserScores calls fn with every user whose engagement score is
+	// positive.
+	UserScores(ctx context.Context, fn func(UserScore) error) error
+	// TrendingSince calls fn with the points of the activity logs at or
+	// after since, summed by target and hour, for the TrendingTypes, with
+	// the target type in lowercase. Rows of one type and hour come
+	// together; a (type, target, hour) may come more than once, as
+	// partial sums to be added up.
+	TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error
+	// Logged returns the processingIds among ids that the snapshot's
+	// activity_logs hold.
+	Logged(ctx context.Context, ids []string) (map[string]bool, error)
+	// Close releases what the snapshot holds.
+	Close()
 }
 
 // RankedUser is one line of the leaderboard reply.
@@ -159,6 +187,7 @@ type Leaderboard struct {
 	closing context.Context // done once Close has begun
 	close   context.CancelFunc
 	stopped chan struct{}
+	feed    *feedGate // the activity handler's calls, for a rebuild to wait on
 
 	needsRebuild bool
 	dirty        atomic.Bool  // events were not written: rebuild at next start
@@ -192,6 +221,7 @@ func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*L
 		wake:         make(chan struct{}, 1),
 		ready:        make(chan struct{}),
 		stopped:      make(chan struct{}),
+		feed:         newFeedGate(),
 		needsRebuild: missing || !clean,
 	}
 	l.closing, l.close = context.WithCancel(context.Background())
@@ -248,56 +278,436 @@ func (l *Leaderboard) IsReady() bool {
 	}
 }
 
+// A rebuild runs while the workers go on scoring activity: it must end
+// with redka equal to the store, each activity counted exactly once,
+// although activities keep being committed and recorded meanwhile. It
+// goes in four steps:
+//
+//  1. It pins a snapshot S of the store (LeaderboardSnapshot), then starts
+//     a new feed generation (feedGate.pin). Every store transaction that
+//     records activities runs inside a feed call: Feed wraps the activity
+//     handler, which commits, then calls Record, then returns. A feed call
+//     of the new generation began after S was pinned, so it commits after
+//     S: S does not hold its events.
+//  2. It writes S into an emptied redka.db: the users' engagement scores,
+//     and the trending points summed by the store. Both count exactly the
+//     activity committed before S.
+//  3. It waits until no feed call of an older generation is running. From
+//     then on, every event committed before S has been handed to Record,
+//     and waits in the pending buffer: the drainer does not run before the
+//     data is whole.
+//  4. It takes the events pending at that moment and asks S which of their
+//     processingIds it holds (Logged). Those are in what step 2 wrote and
+//     are dropped; the others committed after S and are added. Events
+//     recorded after the take come from feed calls of the new generation
+//     (step 3 waited for the others), which S does not hold (step 1): the
+//     drainer adds them, once the data is whole, like any event.
+//
+// So an event reaches redka once: through S if it committed before S,
+// through step 4 or the drainer if after. A processingId names one log
+// row, and Record is told only of new rows, so Logged tells the two cases
+// apart exactly. If any step fails, the rebuild starts again from step 1
+// with a new snapshot; the pending events stay pending until step 4 has
+// written them.
+
 // Rebuild replaces redka's data by the store's: every user's engagement
 // score, and the trending buckets still alive (the last 48 hours, the
-// current one included) from the activity logs.
-// It must run before any event is recorded; the workers wait for Ready.
+// current one included) from the activity logs. The workers keep running
+// meanwhile (see above); the data is served once Ready is closed.
 func (l *Leaderboard) Rebuild(ctx context.Context, src LeaderboardSource) error {
-	now := l.now()
-	since := now.UTC().Truncate(time.Hour).Add(time.Hour - trendingTTL)
-	users, err := src.UserScores(ctx)
-	if err != nil {
+	if err := l.rebuild(ctx, src); err != nil {
 		return fmt.Errorf("rebuild leaderboard: %w", err)
 	}
-	hourly, err := src.TrendingSince(ctx, since)
-	if err != nil {
-		return fmt.Errorf("rebuild leaderboard: %w", err)
-	}
-	// DeleteAll also drops expired keys, which redka would otherwise
-	// resurrect without their elements when a new one of the same name is
-	// written. It cannot run inside a transaction; a crash before the
-	// Update below commits leaves no marker, so the rebuild runs again.
-	if err := l.db.Key().DeleteAll(); err != nil {
-		return fmt.Errorf("rebuild leaderboard: clear redka.db: %w", err)
-	}
-	err = l.db.UpdateContext(ctx, func(tx *redka.Tx) error {
-		return writeRebuild(tx, users, hourly, now)
-	})
-	if err != nil {
-		return fmt.Errorf("rebuild leaderboard: %w", err)
-	}
-	l.log.Info("leaderboard rebuilt from the store", "users", len(users), "trendingEntries", len(hourly))
-	close(l.ready)
 	return nil
 }
 
-func writeRebuild(tx *redka.Tx, users []UserScore, hourly []HourlyPoints, now time.Time) error {
-	// AddMany binds one SQL variable per element: chunks stay far below
-	// SQLite's limit of 32,766.
-	for chunk := range slices.Chunk(users, 1000) {
-		scores := make(map[any]float64, len(chunk))
-		for _, u := range chunk {
-			scores[u.UserID] = float64(u.Score)
+func (l *Leaderboard) rebuild(ctx context.Context, src LeaderboardSource) error {
+	start := time.Now()
+	now := l.now()
+	snap, err := src.LeaderboardSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	gen := l.feed.pin()
+	w, err := openRedkaLoader(ctx, l.path)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	users, rows, err := w.loadSnapshot(ctx, snap, now)
+	if err != nil {
+		return err
+	}
+	if err := l.feed.waitOlder(ctx, gen); err != nil {
+		return fmt.Errorf("wait for the activity jobs begun before the snapshot: %w", err)
+	}
+	l.mu.Lock()
+	taken := l.pending[:len(l.pending):len(l.pending)] // Record only appends
+	l.mu.Unlock()
+	missed, err := missedBy(ctx, snap, taken)
+	if err != nil {
+		return err
+	}
+	if err := w.addEvents(ctx, missed, now); err != nil {
+		return err
+	}
+	if err := w.commit(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.pending = l.pending[len(taken):]
+	close(l.ready)
+	l.mu.Unlock()
+	l.settled.Add(int64(len(taken)))
+	l.log.Info("leaderboard rebuilt from the store", "users", users, "trendingRows", rows,
+		"eventsDuringRebuild", len(taken), "eventsAfterSnapshot", len(missed), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// loggedChunk is how many processingIds one Logged call asks about.
+const loggedChunk = 5000
+
+// missedBy returns the events that the snapshot does not hold.
+func missedBy(ctx context.Context, snap LeaderboardSnapshot, events []ActivityEvent) ([]ActivityEvent, error) {
+	var missed []ActivityEvent
+	for chunk := range slices.Chunk(events, loggedChunk) {
+		ids := make([]string, len(chunk))
+		for i, e := range chunk {
+			ids[i] = e.ProcessingID
 		}
-		if _, err := tx.ZSet().AddMany(leaderboardKey, scores); err != nil {
-			return fmt.Errorf("write user scores: %w", err)
+		logged, err := snap.Logged(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range chunk {
+			if !logged[e.ProcessingID] {
+				missed = append(missed, e)
+			}
 		}
 	}
+	return missed, nil
+}
+
+// feedGate counts the feed calls in flight by generation, so that a
+// rebuild can wait for those begun before its snapshot (step 3 above).
+type feedGate struct {
+	mu    sync.Mutex
+	gen   int
+	calls map[int]int   // generation → calls in flight
+	ended chan struct{} // closed, and replaced, when a generation's last call returns
+}
+
+func newFeedGate() *feedGate {
+	return &feedGate{calls: map[int]int{}, ended: make(chan struct{})}
+}
+
+// enter counts a feed call in the current generation until leave is called.
+func (g *feedGate) enter() (leave func()) {
+	g.mu.Lock()
+	gen := g.gen
+	g.calls[gen]++
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.calls[gen]--; g.calls[gen] == 0 {
+			delete(g.calls, gen)
+			close(g.ended)
+			g.ended = make(chan struct{})
+		}
+	}
+}
+
+// pin starts a new generation and returns it.
+func (g *feedGate) pin() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gen++
+	return g.gen
+}
+
+// waitOlder returns once no call of a generation before gen is in flight.
+func (g *feedGate) waitOlder(ctx context.Context, gen int) error {
+	for {
+		g.mu.Lock()
+		busy := false
+		for c := range g.calls {
+			busy = busy || c < gen
+		}
+		ended := g.ended
+		g.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Feed wraps the handler of the activity queue: the store transactions
+// whose events it hands to Record must run inside it (see Rebuild).
+func (l *Leaderboard) Feed(h BatchHandlerFunc) BatchHandlerFunc {
+	return func(ctx context.Context, jobs []Job) []Outcome {
+		defer l.feed.enter()()
+		return h(ctx, jobs)
+	}
+}
+
+// How a rebuild writes: rows of one key go to redka in statements of
+// loaderStatementRows elements, and a transaction commits once it holds
+// loaderTxRows (a few MiB of pages in the WAL, which journal_size_limit
+// cuts back afterwards).
+const (
+	loaderStatementRows = 1000
+	loaderTxRows        = 65536
+	// loaderCacheKiB is the loader connection's page cache: the indexes of
+	// a bucket being filled stay in it.
+	loaderCacheKiB = 8192
+	// redkaSchemaVersion is the user_version of the redka.db schema that
+	// the loader's statements are written for (redka 1.0).
+	redkaSchemaVersion = 1
+)
+
+// The loader writes redka's tables directly. A key is a row of rkey
+// (type 5 is a sorted set; etime, the expiry in Unix milliseconds, is
+// null for none) and its elements rows of rzset, whose insert trigger
+// keeps rkey.len. Adding to an existing element adds the scores, as
+// ZINCRBY does.
+const (
+	redkaClearSQL   = `DELETE FROM rkey` // rzset's rows go with their key (ON DELETE CASCADE)
+	redkaZSetKeySQL = `
+INSERT INTO rkey (key, type, version, etime, mtime, len) VALUES (?1, 5, 1, ?2, ?3, 0)
+ON CONFLICT (key) DO UPDATE SET version = rkey.version + 1, etime = excluded.etime, mtime = excluded.mtime
+RETURNING id`
+	redkaZSetAddSQL = `
+INSERT INTO rzset (kid, elem, score)
+SELECT ?1, cast(e.value ->> 0 AS BLOB), e.value ->> 1 FROM json_each(?2) AS e WHERE true
+ON CONFLICT (kid, elem) DO UPDATE SET score = rzset.score + excluded.score`
+)
+
+// redkaLoader writes a rebuild into redka.db through a connection of its
+// own, bypassing redka's API: that runs two statements per element
+// (measured: 17,000 elements a second), and a rebuild over a busy store
+// writes a million; in statements of many rows it writes 100,000 a
+// second or more. The elements of one key travel as one JSON array of
+// [element, score] pairs per statement.
+type redkaLoader struct {
+	db      *sql.DB
+	tx      *sql.Tx
+	inTx    int // elements written in tx
+	key     string
+	etime   any   // the key's expiry (Unix ms), or nil
+	kid     int64 // the key's rkey id; 0 until written
+	pending bytes.Buffer
+	n       int // elements in pending
+}
+
+// openRedkaLoader opens redka.db (which redka.Open has created) for a
+// rebuild, with redka's own settings and a larger page cache, after
+// checking that its schema is the one the loader writes.
+func openRedkaLoader(ctx context.Context, path string) (*redkaLoader, error) {
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	for name, value := range redkaPragma {
+		q.Add("_pragma", name+"("+value+")")
+	}
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -loaderCacheKiB))
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	var version int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if version != redkaSchemaVersion {
+		db.Close()
+		return nil, fmt.Errorf("%s has redka schema version %d; the rebuild writes version %d", path, version, redkaSchemaVersion)
+	}
+	return &redkaLoader{db: db}, nil
+}
+
+// loadSnapshot empties redka.db and writes the snapshot's scores and the
+// live trending buckets (see trendingBucket) into it.
+func (w *redkaLoader) loadSnapshot(ctx context.Context, snap LeaderboardSnapshot, now time.Time) (users, rows int, err error) {
+	if err := w.exec(ctx, redkaClearSQL); err != nil {
+		return 0, 0, fmt.Errorf("clear redka.db: %w", err)
+	}
+	err = snap.UserScores(ctx, func(u UserScore) error {
+		users++
+		return w.add(ctx, leaderboardKey, nil, u.UserID, float64(u.Score))
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	since := now.UTC().Truncate(time.Hour).Add(time.Hour - trendingTTL)
+	err = snap.TrendingSince(ctx, since, func(h HourlyPoints) error {
+		key, expiry, ok := trendingBucket(h.TargetType, h.TargetID, h.Hour, now)
+		if !ok {
+			return nil
+		}
+		rows++
+		return w.add(ctx, key, redkaExpiry(expiry, now), h.TargetID, float64(h.Points))
+	})
+	return users, rows, err
+}
+
+// addEvents adds events' points, summed per element first.
+func (w *redkaLoader) addEvents(ctx context.Context, events []ActivityEvent, now time.Time) error {
+	users := map[string]float64{}
 	buckets := newBucketPoints(now)
-	for _, h := range hourly {
-		buckets.add(h.TargetType, h.TargetID, h.Hour, h.Points)
+	for _, e := range events {
+		users[e.UserID] += float64(e.Points)
+		buckets.add(e.TargetType, e.TargetID, e.At, int64(e.Points))
 	}
-	return buckets.write(tx)
+	for user, points := range users {
+		if err := w.add(ctx, leaderboardKey, nil, user, points); err != nil {
+			return err
+		}
+	}
+	for key, targets := range buckets.points {
+		for target, points := range targets {
+			if err := w.add(ctx, key, redkaExpiry(buckets.expiries[key], now), target, points); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// redkaExpiry is a bucket's expiry on redka's clock: redka compares
+// etime with its own time, so the bucket lives expiry-now from now, as
+// Expire would set it (see bucketPoints.write).
+func redkaExpiry(expiry, now time.Time) any {
+	return time.Now().Add(expiry.Sub(now)).UnixMilli()
+}
+
+// add adds score to elem in the sorted set key, whose expiry is etime.
+func (w *redkaLoader) add(ctx context.Context, key string, etime any, elem string, score float64) error {
+	if key != w.key {
+		if err := w.flush(ctx); err != nil {
+			return err
+		}
+		w.key, w.etime, w.kid = key, etime, 0
+	}
+	if w.n == 0 {
+		w.pending.WriteByte('[')
+	} else {
+		w.pending.WriteByte(',')
+	}
+	w.pending.WriteByte('[')
+	appendJSONString(&w.pending, elem)
+	w.pending.WriteByte(',')
+	w.pending.Write(strconv.AppendFloat(w.pending.AvailableBuffer(), score, 'f', -1, 64))
+	w.pending.WriteByte(']')
+	if w.n++; w.n == loaderStatementRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the pending elements, and commits once the transaction
+// holds loaderTxRows.
+func (w *redkaLoader) flush(ctx context.Context) error {
+	if w.n == 0 {
+		return nil
+	}
+	w.pending.WriteByte(']')
+	if w.kid == 0 {
+		err := w.begin(ctx)
+		if err == nil {
+			err = w.tx.QueryRowContext(ctx, redkaZSetKeySQL, w.key, w.etime, time.Now().UnixMilli()).Scan(&w.kid)
+		}
+		if err != nil {
+			return fmt.Errorf("write key %s: %w", w.key, err)
+		}
+	}
+	if err := w.exec(ctx, redkaZSetAddSQL, w.kid, w.pending.String()); err != nil {
+		return fmt.Errorf("write %d elements of %s: %w", w.n, w.key, err)
+	}
+	w.inTx += w.n
+	w.pending.Reset()
+	w.n = 0
+	if w.inTx >= loaderTxRows {
+		return w.commitTx()
+	}
+	return nil
+}
+
+func (w *redkaLoader) begin(ctx context.Context) error {
+	if w.tx != nil {
+		return nil
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin a redka.db transaction: %w", err)
+	}
+	w.tx, w.inTx = tx, 0
+	return nil
+}
+
+func (w *redkaLoader) exec(ctx context.Context, query string, args ...any) error {
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	_, err := w.tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (w *redkaLoader) commitTx() error {
+	if w.tx == nil {
+		return nil
+	}
+	err := w.tx.Commit()
+	w.tx = nil
+	if err != nil {
+		return fmt.Errorf("commit to redka.db: %w", err)
+	}
+	return nil
+}
+
+// commit writes and commits everything added.
+func (w *redkaLoader) commit(ctx context.Context) error {
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	return w.commitTx()
+}
+
+// close rolls back what was not committed and closes the connection.
+func (w *redkaLoader) close() {
+	if w.tx != nil {
+		w.tx.Rollback()
+	}
+	w.db.Close()
+}
+
+// appendJSONString writes s as a JSON string. Target and user ids came
+// through encoding/json or a database's text, so they are valid UTF-8;
+// only quotes, backslashes and control characters need escaping.
+func appendJSONString(b *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
 }
 
 // trendingBucket names the bucket of an event on a target at a time, and
@@ -365,7 +775,9 @@ func (b *bucketPoints) write(tx *redka.Tx) error {
 }
 
 // Record takes the events whose log rows the store has just inserted. It
-// never waits for redka.
+// never waits for redka. The store transaction that inserted them must
+// have run inside a Feed call, for a rebuild running meanwhile to count
+// them exactly once.
 func (l *Leaderboard) Record(events []ActivityEvent) {
 	l.recorded.Add(int64(len(events)))
 	l.mu.Lock()
@@ -596,8 +1008,8 @@ func (l *Leaderboard) Close() error {
 	return merr
 }
 
-// openLeaderboard opens redka.db unless LEADERBOARD_DISABLED, and starts
-// its rebuild from the store when it needs one.
+// openLeaderboard opens redka.db unless LEADERBOARD_DISABLED. Its
+// rebuild, when it needs one, starts with the workers (feedLeaderboard).
 func (a *App) openLeaderboard() error {
 	if a.cfg.LeaderboardDisabled {
 		return RemoveLeaderboardFiles(a.cfg.DataDir)
@@ -607,16 +1019,28 @@ func (a *App) openLeaderboard() error {
 		return err
 	}
 	a.board = board
-	if board.NeedsRebuild() {
-		a.built = make(chan struct{})
-		go a.rebuildLeaderboard(a.store)
-	}
 	return nil
+}
+
+// feedLeaderboard makes the activity handler feed the leaderboard, and
+// starts the rebuild from the workers' store when redka.db needs one. The
+// workers do not wait for it: Feed lets the rebuild tell the events its
+// snapshot holds from those it does not (see Rebuild).
+func (a *App) feedLeaderboard(p *Processor, handlers map[string]BatchHandlerFunc) {
+	if a.board == nil {
+		return
+	}
+	p.Recorded = a.board.Record
+	handlers[QueueActivity] = a.board.Feed(handlers[QueueActivity])
+	if a.board.NeedsRebuild() {
+		a.built = make(chan struct{})
+		go a.rebuildLeaderboard(p.Store)
+	}
 }
 
 // rebuildLeaderboard retries the rebuild with a capped backoff until it
 // succeeds or the app closes: a store that is down at start delays the
-// leaderboard (and the workers) but not the webhooks.
+// leaderboard, as it delays the workers, but not the webhooks.
 func (a *App) rebuildLeaderboard(src LeaderboardSource) {
 	defer close(a.built)
 	delay := 250 * time.Millisecond
@@ -628,20 +1052,6 @@ func (a *App) rebuildLeaderboard(src LeaderboardSource) {
 		a.log.Error("leaderboard rebuild failed; retrying", "err", err, "retryIn", delay)
 		sleep(a.life, delay)
 		delay = min(2*delay, 10*time.Second)
-	}
-}
-
-// waitLeaderboard returns true once the leaderboard is ready (at once when
-// it is disabled), false if stop came first.
-func (a *App) waitLeaderboard(stop context.Context) bool {
-	if a.board == nil {
-		return true
-	}
-	select {
-	case <-a.board.Ready():
-		return true
-	case <-stop.Done():
-		return false
 	}
 }
 

@@ -228,7 +228,7 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 			t.Fatal(out[0].Err)
 		}
 	}
-	want := []ActivityEvent{{UserID: "u1", TargetType: "post", TargetID: "p1", Points: 15, At: at}}
+	want := []ActivityEvent{{ProcessingID: "activity-u1-1", UserID: "u1", TargetType: "post", TargetID: "p1", Points: 15, At: at}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("recorded %+v, want one event %+v", got, want)
 	}
@@ -697,10 +697,25 @@ type fixedSource struct {
 	hourly []HourlyPoints
 }
 
-func (s fixedSource) UserScores(context.Context) ([]UserScore, error) { return s.users, nil }
-func (s fixedSource) TrendingSince(context.Context, time.Time) ([]HourlyPoints, error) {
-	return s.hourly, nil
+func (s fixedSource) LeaderboardSnapshot(context.Context) (LeaderboardSnapshot, error) { return s, nil }
+func (s fixedSource) UserScores(_ context.Context, fn func(UserScore) error) error {
+	for _, u := range s.users {
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+func (s fixedSource) TrendingSince(_ context.Context, _ time.Time, fn func(HourlyPoints) error) error {
+	for _, h := range s.hourly {
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (s fixedSource) Logged(context.Context, []string) (map[string]bool, error) { return nil, nil }
+func (s fixedSource) Close()                                                    {}
 
 // A rebuild of more users than SQLite binds variables in one statement
 // (32,766), with the top of the board checked.

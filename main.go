@@ -235,14 +235,9 @@ func (a *App) Handler() http.Handler { return a.server.Routes() }
 var batchSizes = map[string]int{QueueActivity: 256}
 
 // RunWorkers runs the worker pools until stop is cancelled; jobs still
-// running when hard is cancelled are interrupted and released. While the
-// leaderboard is being rebuilt they have not started: jobs wait in the
-// queue, so that the rebuild and the live feed cannot count an activity
-// twice.
+// running when hard is cancelled are interrupted and released. They run
+// while the leaderboard is being rebuilt, too.
 func (a *App) RunWorkers(stop, hard context.Context) error {
-	if !a.waitLeaderboard(stop) {
-		return nil
-	}
 	p := &Processor{
 		Store:         a.store,
 		Log:           a.log,
@@ -253,15 +248,13 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 		Vision:        a.vision,
 		Now:           time.Now,
 	}
-	if a.board != nil {
-		p.Recorded = a.board.Record
-	}
 	sizes := map[string]int{
 		QueueJobs:     a.cfg.JobConcurrency,
 		QueuePosts:    a.cfg.PostConcurrency,
 		QueueActivity: a.cfg.ActivityConcurrency,
 	}
 	handlers := p.Handlers()
+	a.feedLeaderboard(p, handlers)
 	var pools []*Pool
 	for _, name := range QueueNames {
 		pools = append(pools, &Pool{

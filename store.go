@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -338,51 +340,160 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// The embedded store's leaderboard snapshot. A read transaction in WAL
+// mode is a consistent snapshot, but while one is open the writer cannot
+// restart the WAL (restartWAL), and a rebuild reads for seconds while the
+// queue keeps writing. So one short transaction reads the scores and the
+// snapshot's high-water mark, the largest rowid of activity_logs; the rest
+// is read in short transactions of their own, limited to the rows at or
+// below that mark. Those are the same rows in any later transaction:
+// hookd only ever appends to activity_logs, through one writer, and
+// SQLite gives each new row a rowid one larger than the largest in the
+// table, so a row committed after the scores were read has a larger one.
+type sqliteSnapshot struct {
+	db   *DB
+	tx   *sql.Tx // the scores' transaction, until UserScores ends it
+	last int64   // the largest rowid of activity_logs in the snapshot
+}
+
+const lastActivityRowSQLite = `SELECT coalesce(max(rowid), 0) FROM activity_logs`
+
+// LeaderboardSnapshot pins the store: see sqliteSnapshot.
+func (s *SQLiteStore) LeaderboardSnapshot(ctx context.Context) (LeaderboardSnapshot, error) {
+	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin the leaderboard snapshot: %w", err)
+	}
+	snap := &sqliteSnapshot{db: s.db, tx: tx}
+	if err := tx.QueryRowContext(ctx, lastActivityRowSQLite).Scan(&snap.last); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin the leaderboard snapshot: %w", err)
+	}
+	return snap, nil
+}
+
 const userScoresSQLite = `SELECT id, engagement_score FROM users WHERE engagement_score > 0`
 
-// UserScores reads every positive engagement score, for a leaderboard rebuild.
-func (s *SQLiteStore) UserScores(ctx context.Context) ([]UserScore, error) {
-	rows, err := s.db.R.QueryContext(ctx, userScoresSQLite)
-	if err != nil {
-		return nil, fmt.Errorf("read user scores: %w", err)
+// UserScores streams every positive engagement score, then ends the
+// snapshot's read transaction.
+func (s *sqliteSnapshot) UserScores(ctx context.Context, fn func(UserScore) error) error {
+	if s.tx == nil {
+		return errors.New("read user scores: the snapshot's read transaction has ended")
 	}
-	return collectRows(rows, func(sc func(...any) error) (UserScore, error) {
+	defer s.endRead()
+	rows, err := s.tx.QueryContext(ctx, userScoresSQLite)
+	if err != nil {
+		return fmt.Errorf("read user scores: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
 		var u UserScore
-		err := sc(&u.UserID, &u.Score)
-		return u, err
-	})
+		if err := rows.Scan(&u.UserID, &u.Score); err != nil {
+			return fmt.Errorf("read user scores: %w", err)
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read user scores: %w", err)
+	}
+	return nil
 }
 
-// The hour is the first 13 characters of the fixed-width UTC timestamp,
-// 2006-01-02T15; activity_logs_created serves the range.
-const trendingSinceSQLite = `
-SELECT lower(target_type), target_id, substr(created_at, 1, 13), coalesce(sum(points_earned), 0)
+// The first hour at or after a time that has activity, as 2006-01-02T15;
+// activity_logs_created finds it without reading the empty hours.
+const nextActivityHourSQLite = `SELECT coalesce(substr(min(created_at), 1, 13), '') FROM activity_logs WHERE created_at >= ?`
+
+// One hour's points by target: the fixed-width UTC timestamps of an hour
+// sort between its first and the next hour's; activity_logs_created
+// serves the range.
+const trendingHourSQLite = `
+SELECT lower(target_type), target_id, coalesce(sum(points_earned), 0)
 FROM activity_logs
-WHERE created_at >= ? AND lower(target_type) IN (SELECT value FROM json_each(?)) AND target_id IS NOT NULL
-GROUP BY 1, 2, 3`
+WHERE created_at >= ?1 AND created_at < ?2 AND rowid <= ?3
+  AND lower(target_type) IN (SELECT value FROM json_each(?4)) AND target_id IS NOT NULL
+GROUP BY 1, 2`
 
-// TrendingSince sums recent activity points by target and hour, for a
-// leaderboard rebuild.
-func (s *SQLiteStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
-	rows, err := s.db.R.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
-	if err != nil {
-		return nil, fmt.Errorf("read trending activity: %w", err)
+// TrendingSince streams recent activity points by target, one hour with
+// activity at a time, each hour in its own short read.
+func (s *sqliteSnapshot) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
+	from := since
+	for {
+		var next string
+		if err := s.db.R.QueryRowContext(ctx, nextActivityHourSQLite, timeText(from)).Scan(&next); err != nil {
+			return fmt.Errorf("read trending activity: %w", err)
+		}
+		if next == "" {
+			return nil
+		}
+		hour, err := time.Parse("2006-01-02T15", next)
+		if err != nil {
+			return fmt.Errorf("read trending activity: hour %q: %w", next, err)
+		}
+		until := hour.Add(time.Hour)
+		if err := s.trendingHour(ctx, from, until, hour, fn); err != nil {
+			return err
+		}
+		from = until
 	}
-	return collectRows(rows, scanHourlyPoints)
 }
 
-// scanHourlyPoints reads a row of target type, target id, hour as
-// 2006-01-02T15 (UTC) and points: both stores' trending queries return that.
-func scanHourlyPoints(scan func(...any) error) (HourlyPoints, error) {
-	var h HourlyPoints
-	var hour string
-	if err := scan(&h.TargetType, &h.TargetID, &hour, &h.Points); err != nil {
-		return h, err
-	}
-	t, err := time.Parse("2006-01-02T15", hour)
+// trendingHour streams the points of [from, until), all in hour.
+func (s *sqliteSnapshot) trendingHour(ctx context.Context, from, until, hour time.Time, fn func(HourlyPoints) error) error {
+	rows, err := s.db.R.QueryContext(ctx, trendingHourSQLite, timeText(from), timeText(until), s.last, jsonText(TrendingTypes))
 	if err != nil {
-		return h, fmt.Errorf("activity hour %q: %w", hour, err)
+		return fmt.Errorf("read trending activity of %s: %w", hour.Format(time.RFC3339), err)
 	}
-	h.Hour = t
-	return h, nil
+	defer rows.Close()
+	for rows.Next() {
+		h := HourlyPoints{Hour: hour}
+		if err := rows.Scan(&h.TargetType, &h.TargetID, &h.Points); err != nil {
+			return fmt.Errorf("read trending activity: %w", err)
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read trending activity of %s: %w", hour.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// The lookup goes through activity_logs_processing_id, whose first column
+// is an expression of the processingId.
+const loggedSQLite = `
+SELECT a.processing_id FROM json_each(?1) AS j
+JOIN activity_logs a ON substr(a.processing_id, -22, 13) = substr(j.value, -22, 13) AND a.processing_id = j.value
+WHERE a.rowid <= ?2`
+
+// Logged returns which of ids the snapshot's activity_logs hold.
+func (s *sqliteSnapshot) Logged(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.db.R.QueryContext(ctx, loggedSQLite, jsonText(ids), s.last)
+	if err != nil {
+		return nil, fmt.Errorf("look up logged activities: %w", err)
+	}
+	found, err := collectRows(rows, func(scan func(...any) error) (id string, err error) {
+		err = scan(&id)
+		return id, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up logged activities: %w", err)
+	}
+	logged := make(map[string]bool, len(found))
+	for _, id := range found {
+		logged[id] = true
+	}
+	return logged, nil
+}
+
+// Close ends the read transaction if UserScores has not.
+func (s *sqliteSnapshot) Close() { s.endRead() }
+
+func (s *sqliteSnapshot) endRead() {
+	if s.tx != nil {
+		s.tx.Rollback() // read only: nothing to keep
+		s.tx = nil
+	}
 }
