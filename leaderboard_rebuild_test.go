@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -406,4 +408,145 @@ func TestPostgresRebuildWhileWorking(t *testing.T) {
 		storeBoard:   func(t *testing.T) boardData { return pgBoard(t, c) },
 		storeUserTop: func(t *testing.T) []RankedUser { return pgTop(t, c) },
 	})
+}
+
+// A rebuild's wait (step 3 of Rebuild) is for the feed calls begun before
+// its generation, however many generations ago, and not for later ones.
+func TestFeedGateWaitsForOlderCalls(t *testing.T) {
+	g := newFeedGate()
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel() // waitOlder returns nil when nothing older runs, else the context's error
+	leave0 := g.enter()
+	gen1 := g.pin()
+	leave1 := g.enter()
+	gen2 := g.pin() // a second rebuild attempt: the call of generation 0 still runs
+	if err := g.waitOlder(stopped, gen1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call older than generation 1 runs, yet waitOlder = %v", err)
+	}
+	leave0()
+	if err := g.waitOlder(stopped, gen1); err != nil {
+		t.Fatalf("only a call of generation 1 runs, yet waitOlder(1) = %v", err)
+	}
+	if err := g.waitOlder(stopped, gen2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call of generation 1 runs, yet waitOlder(2) = %v", err)
+	}
+	done := make(chan error)
+	go func() { done <- g.waitOlder(context.Background(), gen2) }()
+	leave1()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loggedSource is a fixedSource whose activity_logs hold the given
+// processingIds, and which can fail partway through the trending rows, as
+// a store that goes away mid-rebuild.
+type loggedSource struct {
+	fixedSource
+	logged    map[string]bool
+	failAfter int // trending rows sent before failing; 0: never fails
+}
+
+func (s loggedSource) LeaderboardSnapshot(context.Context) (LeaderboardSnapshot, error) {
+	return s, nil
+}
+
+func (s loggedSource) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
+	for i, h := range s.hourly {
+		if s.failAfter > 0 && i == s.failAfter {
+			return errors.New("connection reset")
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s loggedSource) Logged(_ context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = s.logged[id]
+	}
+	return out, nil
+}
+
+// A rebuild writes every row it is given, whatever the ids hold (quotes,
+// backslashes, control characters, non-ASCII), adds up the partial sums
+// of a target and hour, leaves out the dead hours and the types without
+// trending, and spans several redka transactions. One that fails midway
+// (after a transaction has committed) leaves nothing behind once the next
+// attempt succeeds, and the events recorded before either attempt count
+// once: those the snapshot holds through it, the others on top.
+func TestRebuildLoadsEveryRow(t *testing.T) {
+	clock := newTestClock(clockStart)
+	l, err := OpenLeaderboard(t.TempDir(), testLogger(), clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.db.ZSet().Add("trending:post:2025061012", "stale", 99); err != nil {
+		t.Fatal(err)
+	}
+	want := boardData{}
+	src := loggedSource{logged: map[string]bool{}}
+	odd := []string{`quote"d`, `back\slash`, "tab\tnew\nline", "zéro-ünï-日本", "\x01ctl", "<html>&"}
+	for i := range 3000 {
+		u := UserScore{UserID: fmt.Sprintf("user-%d-%s", i, odd[i%len(odd)]), Score: int64(i%97 + 1)}
+		src.users = append(src.users, u)
+		want.add(leaderboardKey, u.UserID, u.Score)
+	}
+	types := []string{"post", "job", "Post", "comment"}
+	for i := range loaderTxRows * 3 / 2 {
+		h := HourlyPoints{
+			TargetType: types[i%len(types)],
+			TargetID:   fmt.Sprintf("t-%d-%s", i%9000, odd[i%len(odd)]),
+			Hour:       trendingSince.Add(time.Duration((i/4)%50-2) * time.Hour),
+			Points:     int64(i%7 + 1),
+		}
+		src.hourly = append(src.hourly, h)
+		if key, _, ok := trendingBucket(h.TargetType, h.TargetID, h.Hour, clockStart); ok {
+			want.add(key, h.TargetID, h.Points)
+		}
+	}
+	slices.SortStableFunc(src.hourly, func(a, b HourlyPoints) int { // each bucket's rows together
+		return cmp.Or(strings.Compare(strings.ToLower(a.TargetType), strings.ToLower(b.TargetType)), a.Hour.Compare(b.Hour))
+	})
+	var events []ActivityEvent
+	for i := range 50 {
+		e := ActivityEvent{ProcessingID: fmt.Sprintf("live-%d", i), UserID: src.users[i].UserID,
+			TargetType: "job", TargetID: "t-1-" + odd[1], Points: 10, At: clockStart}
+		events = append(events, e)
+		if i%2 == 0 {
+			src.logged[e.ProcessingID] = true // in the snapshot already
+		} else {
+			want.add(leaderboardKey, e.UserID, 10)
+			want.add(trendingKey("job", clockStart), e.TargetID, 10)
+		}
+	}
+	l.Record(events)
+
+	failing := src
+	failing.failAfter = len(src.hourly) - 100
+	if err := l.Rebuild(context.Background(), failing); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("the failing rebuild returned %v", err)
+	}
+	if n, err := l.db.ZSet().Len(leaderboardKey); n == 0 || err != nil {
+		t.Fatalf("the failed rebuild committed nothing (%v): the test proves little", err)
+	}
+	if l.IsReady() {
+		t.Fatal("ready after a failed rebuild")
+	}
+	if err := l.Rebuild(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if !l.IsReady() || !l.Settled() {
+		t.Fatalf("after the rebuild: ready %v, settled %v", l.IsReady(), l.Settled())
+	}
+	if len(want) < 97 {
+		t.Fatalf("%d keys expected: the test proves little", len(want))
+	}
+	if d := diffBoards(redkaData(t, l), want); d != "" {
+		t.Errorf("redka after the rebuild:\n%s", d)
+	}
 }
