@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -9,18 +8,19 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nalgeon/redka"
+	"golang.org/x/sync/errgroup"
 )
 
 // The leaderboard and the trending targets of SPEC §7 live in redka, in
@@ -147,9 +147,9 @@ type LeaderboardSnapshot interface {
 	UserScores(ctx context.Context, fn func(UserScore) error) error
 	// TrendingSince calls fn with the points of the activity logs at or
 	// after since, summed by target and hour, for the TrendingTypes, with
-	// the target type in lowercase. Rows of one type and hour come
-	// together; a (type, target, hour) may come more than once, as
-	// partial sums to be added up.
+	// the target type in lowercase, in any order (each hour's rows
+	// together are written fastest). A (type, target, hour) may come more
+	// than once, as partial sums to be added up.
 	TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error
 	// Logged returns the processingIds among ids that the snapshot's
 	// activity_logs hold.
@@ -352,7 +352,7 @@ func (l *Leaderboard) rebuild(ctx context.Context, src LeaderboardSource) error 
 	if err := w.addEvents(ctx, missed, now); err != nil {
 		return err
 	}
-	if err := w.commit(ctx); err != nil {
+	if err := w.write(ctx); err != nil { // what is still gathered
 		return err
 	}
 	l.mu.Lock()
@@ -457,16 +457,18 @@ func (l *Leaderboard) Feed(h BatchHandlerFunc) BatchHandlerFunc {
 	}
 }
 
-// How a rebuild writes: rows of one key go to redka in statements of
-// loaderStatementRows elements, and a transaction commits once it holds
-// loaderTxRows (a few MiB of pages in the WAL, which journal_size_limit
-// cuts back afterwards).
+// How a rebuild writes. It gathers elements by key, up to
+// loaderBufferRows (a few MiB), then writes them in one transaction,
+// key after key, each key's in element order and in statements of
+// loaderStatementRows. A key's index pages are then visited together and
+// in order, within the loader's page cache, as long as the buffer holds
+// most of a key's elements: when the store sends each bucket's rows
+// together (Postgres sorts them), or nearly (the embedded store reads by
+// rowid, and activity is logged roughly in time order). Rows of all hours
+// mixed are written correctly, at a higher cost (BENCHMARKS.md).
 const (
+	loaderBufferRows    = 65536
 	loaderStatementRows = 1000
-	loaderTxRows        = 65536
-	// loaderCacheKiB is the loader connection's page cache: the indexes of
-	// a bucket being filled stay in it.
-	loaderCacheKiB = 8192
 	// redkaSchemaVersion is the user_version of the redka.db schema that
 	// the loader's statements are written for (redka 1.0).
 	redkaSchemaVersion = 1
@@ -474,48 +476,71 @@ const (
 
 // The loader writes redka's tables directly. A key is a row of rkey
 // (type 5 is a sorted set; etime, the expiry in Unix milliseconds, is
-// null for none) and its elements rows of rzset, whose insert trigger
-// keeps rkey.len. Adding to an existing element adds the scores, as
-// ZINCRBY does.
+// null for none; len, its number of elements) and its elements rows of
+// rzset. Adding to an existing element adds the scores, as ZINCRBY does.
+//
+// redka keeps rkey.len with a trigger on rzset, which looks the element up
+// and updates the key's row for every element inserted: half the cost of
+// a rebuild's writes. So each of the loader's transactions drops it,
+// counts the elements of the keys it wrote, and creates it again from its
+// own definition, read from sqlite_master. The trigger is missing only
+// inside that transaction, which holds redka.db's write lock: no other
+// writer can insert meanwhile, readers see the committed state, with the
+// trigger, and a crash rolls the drop back.
 const (
-	redkaClearSQL   = `DELETE FROM rkey` // rzset's rows go with their key (ON DELETE CASCADE)
-	redkaZSetKeySQL = `
+	redkaClearSQL      = `DELETE FROM rkey` // rzset's rows go with their key (ON DELETE CASCADE)
+	redkaLenTrigger    = `rzset_on_insert`
+	redkaLenTriggerSQL = `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = '` + redkaLenTrigger + `'`
+	redkaZSetKeySQL    = `
 INSERT INTO rkey (key, type, version, etime, mtime, len) VALUES (?1, 5, 1, ?2, ?3, 0)
 ON CONFLICT (key) DO UPDATE SET version = rkey.version + 1, etime = excluded.etime, mtime = excluded.mtime
 RETURNING id`
-	redkaZSetAddSQL = `
-INSERT INTO rzset (kid, elem, score)
-SELECT ?1, cast(e.value ->> 0 AS BLOB), e.value ->> 1 FROM json_each(?2) AS e WHERE true
-ON CONFLICT (kid, elem) DO UPDATE SET score = rzset.score + excluded.score`
+	redkaZSetAddSQL    = `INSERT INTO rzset (kid, elem, score) VALUES `
+	redkaZSetAddUpsert = ` ON CONFLICT (kid, elem) DO UPDATE SET score = rzset.score + excluded.score`
+	redkaZSetLenSQL    = `UPDATE rkey SET len = (SELECT count(*) FROM rzset WHERE kid = ?1) WHERE id = ?1`
 )
+
+// zsetAddSQL is the statement adding n elements: a key id, an element
+// and a score for each. The parameters are anonymous: the driver looks
+// each numbered one's name up in a list, which costs as much as the
+// insert once a statement has thousands.
+func zsetAddSQL(n int) string {
+	return redkaZSetAddSQL + strings.Repeat("(?,?,?),", n-1) + "(?,?,?)" + redkaZSetAddUpsert
+}
 
 // redkaLoader writes a rebuild into redka.db through a connection of its
 // own, bypassing redka's API: that runs two statements per element
 // (measured: 17,000 elements a second), and a rebuild over a busy store
-// writes a million; in statements of many rows it writes 100,000 a
-// second or more. The elements of one key travel as one JSON array of
-// [element, score] pairs per statement.
+// writes a million; in statements of a thousand rows, without the
+// trigger, one core writes about 250,000 a second.
 type redkaLoader struct {
-	db      *sql.DB
-	tx      *sql.Tx
-	inTx    int // elements written in tx
-	key     string
-	etime   any   // the key's expiry (Unix ms), or nil
-	kid     int64 // the key's rkey id; 0 until written
-	pending bytes.Buffer
-	n       int // elements in pending
+	db       *sql.DB
+	trigger  string                // the definition of redkaLenTrigger
+	keys     map[string]*loaderKey // the gathered elements, by key
+	buffered int                   // elements in keys
+	args     []any                 // a statement's parameters, reused
+}
+
+// loaderKey is a key's gathered elements.
+type loaderKey struct {
+	etime any // the key's expiry (Unix ms), or nil
+	elems []loaderElem
+}
+
+type loaderElem struct {
+	elem  string
+	score float64
 }
 
 // openRedkaLoader opens redka.db (which redka.Open has created) for a
-// rebuild, with redka's own settings and a larger page cache, after
-// checking that its schema is the one the loader writes.
+// rebuild, with redka's own settings, after checking that its schema is
+// the one the loader writes.
 func openRedkaLoader(ctx context.Context, path string) (*redkaLoader, error) {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	for name, value := range redkaPragma {
 		q.Add("_pragma", name+"("+value+")")
 	}
-	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -loaderCacheKiB))
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -530,13 +555,20 @@ func openRedkaLoader(ctx context.Context, path string) (*redkaLoader, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s has redka schema version %d; the rebuild writes version %d", path, version, redkaSchemaVersion)
 	}
-	return &redkaLoader{db: db}, nil
+	w := &redkaLoader{db: db, keys: map[string]*loaderKey{}}
+	if err := db.QueryRowContext(ctx, redkaLenTriggerSQL).Scan(&w.trigger); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: read the trigger %s: %w", path, redkaLenTrigger, err)
+	}
+	return w, nil
 }
 
 // loadSnapshot empties redka.db and writes the snapshot's scores and the
-// live trending buckets (see trendingBucket) into it.
+// live trending buckets (see trendingBucket) into it. The trending rows
+// are read in one goroutine and written in another: on two cores, the
+// rebuild takes about as long as the slower of the two, not their sum.
 func (w *redkaLoader) loadSnapshot(ctx context.Context, snap LeaderboardSnapshot, now time.Time) (users, rows int, err error) {
-	if err := w.exec(ctx, redkaClearSQL); err != nil {
+	if _, err := w.db.ExecContext(ctx, redkaClearSQL); err != nil {
 		return 0, 0, fmt.Errorf("clear redka.db: %w", err)
 	}
 	err = snap.UserScores(ctx, func(u UserScore) error {
@@ -547,15 +579,58 @@ func (w *redkaLoader) loadSnapshot(ctx context.Context, snap LeaderboardSnapshot
 		return 0, 0, err
 	}
 	since := now.UTC().Truncate(time.Hour).Add(time.Hour - trendingTTL)
-	err = snap.TrendingSince(ctx, since, func(h HourlyPoints) error {
-		key, expiry, ok := trendingBucket(h.TargetType, h.TargetID, h.Hour, now)
-		if !ok {
-			return nil
-		}
-		rows++
-		return w.add(ctx, key, redkaExpiry(expiry, now), h.TargetID, float64(h.Points))
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []HourlyPoints, 2)
+	g.Go(func() error {
+		defer close(batches)
+		return readInBatches(gctx, batches, func(fn func(HourlyPoints) error) error {
+			return snap.TrendingSince(gctx, since, fn)
+		})
 	})
-	return users, rows, err
+	g.Go(func() error {
+		for batch := range batches {
+			for _, h := range batch {
+				key, expiry, ok := trendingBucket(h.TargetType, h.TargetID, h.Hour, now)
+				if !ok {
+					continue
+				}
+				rows++
+				if err := w.add(gctx, key, redkaExpiry(expiry, now), h.TargetID, float64(h.Points)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return users, rows, g.Wait()
+}
+
+// pipeBatch is how many rows travel at a time from the goroutine reading
+// the store to the one writing redka.
+const pipeBatch = 4096
+
+// readInBatches runs read, sending the rows it gives in batches to out.
+func readInBatches(ctx context.Context, out chan<- []HourlyPoints, read func(func(HourlyPoints) error) error) error {
+	batch := make([]HourlyPoints, 0, pipeBatch)
+	send := func() error {
+		select {
+		case out <- batch:
+			batch = make([]HourlyPoints, 0, pipeBatch)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := read(func(row HourlyPoints) error {
+		if batch = append(batch, row); len(batch) == pipeBatch {
+			return send()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = send()
+	}
+	return err
 }
 
 // addEvents adds events' points, summed per element first.
@@ -590,125 +665,92 @@ func redkaExpiry(expiry, now time.Time) any {
 
 // add adds score to elem in the sorted set key, whose expiry is etime.
 func (w *redkaLoader) add(ctx context.Context, key string, etime any, elem string, score float64) error {
-	if key != w.key {
-		if err := w.flush(ctx); err != nil {
-			return err
-		}
-		w.key, w.etime, w.kid = key, etime, 0
+	k := w.keys[key]
+	if k == nil {
+		k = &loaderKey{etime: etime}
+		w.keys[key] = k
 	}
-	if w.n == 0 {
-		w.pending.WriteByte('[')
-	} else {
-		w.pending.WriteByte(',')
-	}
-	w.pending.WriteByte('[')
-	appendJSONString(&w.pending, elem)
-	w.pending.WriteByte(',')
-	w.pending.Write(strconv.AppendFloat(w.pending.AvailableBuffer(), score, 'f', -1, 64))
-	w.pending.WriteByte(']')
-	if w.n++; w.n == loaderStatementRows {
-		return w.flush(ctx)
+	k.elems = append(k.elems, loaderElem{elem, score})
+	if w.buffered++; w.buffered == loaderBufferRows {
+		return w.write(ctx)
 	}
 	return nil
 }
 
-// flush writes the pending elements, and commits once the transaction
-// holds loaderTxRows.
-func (w *redkaLoader) flush(ctx context.Context) error {
-	if w.n == 0 {
-		return nil
-	}
-	w.pending.WriteByte(']')
-	if w.kid == 0 {
-		err := w.begin(ctx)
-		if err == nil {
-			err = w.tx.QueryRowContext(ctx, redkaZSetKeySQL, w.key, w.etime, time.Now().UnixMilli()).Scan(&w.kid)
-		}
-		if err != nil {
-			return fmt.Errorf("write key %s: %w", w.key, err)
-		}
-	}
-	if err := w.exec(ctx, redkaZSetAddSQL, w.kid, w.pending.String()); err != nil {
-		return fmt.Errorf("write %d elements of %s: %w", w.n, w.key, err)
-	}
-	w.inTx += w.n
-	w.pending.Reset()
-	w.n = 0
-	if w.inTx >= loaderTxRows {
-		return w.commitTx()
-	}
-	return nil
-}
-
-func (w *redkaLoader) begin(ctx context.Context) error {
-	if w.tx != nil {
+// write writes the gathered elements in one transaction.
+func (w *redkaLoader) write(ctx context.Context) error {
+	if w.buffered == 0 {
 		return nil
 	}
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin a redka.db transaction: %w", err)
 	}
-	w.tx, w.inTx = tx, 0
-	return nil
-}
-
-func (w *redkaLoader) exec(ctx context.Context, query string, args ...any) error {
-	if err := w.begin(ctx); err != nil {
-		return err
+	defer tx.Rollback() // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, `DROP TRIGGER `+redkaLenTrigger); err != nil {
+		return fmt.Errorf("drop the trigger %s: %w", redkaLenTrigger, err)
 	}
-	_, err := w.tx.ExecContext(ctx, query, args...)
-	return err
-}
-
-func (w *redkaLoader) commitTx() error {
-	if w.tx == nil {
-		return nil
-	}
-	err := w.tx.Commit()
-	w.tx = nil
+	full, err := tx.PrepareContext(ctx, zsetAddSQL(loaderStatementRows))
 	if err != nil {
-		return fmt.Errorf("commit to redka.db: %w", err)
+		return fmt.Errorf("prepare the redka.db insert: %w", err)
 	}
-	return nil
-}
-
-// commit writes and commits everything added.
-func (w *redkaLoader) commit(ctx context.Context) error {
-	if err := w.flush(ctx); err != nil {
-		return err
-	}
-	return w.commitTx()
-}
-
-// close rolls back what was not committed and closes the connection.
-func (w *redkaLoader) close() {
-	if w.tx != nil {
-		w.tx.Rollback()
-	}
-	w.db.Close()
-}
-
-// appendJSONString writes s as a JSON string. Target and user ids came
-// through encoding/json or a database's text, so they are valid UTF-8;
-// only quotes, backslashes and control characters need escaping.
-func appendJSONString(b *bytes.Buffer, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-		default:
-			b.WriteByte(c)
+	for _, key := range slices.Sorted(maps.Keys(w.keys)) {
+		if err := w.writeKey(ctx, tx, full, key, w.keys[key]); err != nil {
+			return err
 		}
 	}
-	b.WriteByte('"')
+	if err := full.Close(); err != nil {
+		return fmt.Errorf("close the redka.db insert: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, w.trigger); err != nil {
+		return fmt.Errorf("create the trigger %s again: %w", redkaLenTrigger, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit to redka.db: %w", err)
+	}
+	clear(w.keys)
+	w.buffered = 0
+	return nil
 }
+
+// writeKey writes a key's elements in element order, summed per element.
+func (w *redkaLoader) writeKey(ctx context.Context, tx *sql.Tx, full *sql.Stmt, key string, k *loaderKey) error {
+	var kid int64
+	if err := tx.QueryRowContext(ctx, redkaZSetKeySQL, key, k.etime, time.Now().UnixMilli()).Scan(&kid); err != nil {
+		return fmt.Errorf("write key %s: %w", key, err)
+	}
+	slices.SortFunc(k.elems, func(a, b loaderElem) int { return strings.Compare(a.elem, b.elem) })
+	elems := k.elems[:0] // summed in place: the write index never passes the read one
+	for _, e := range k.elems {
+		if n := len(elems); n > 0 && elems[n-1].elem == e.elem {
+			elems[n-1].score += e.score
+			continue
+		}
+		elems = append(elems, e)
+	}
+	for chunk := range slices.Chunk(elems, loaderStatementRows) {
+		w.args = w.args[:0]
+		for _, e := range chunk {
+			w.args = append(w.args, kid, []byte(e.elem), e.score)
+		}
+		var err error
+		if len(chunk) == loaderStatementRows {
+			_, err = full.ExecContext(ctx, w.args...)
+		} else {
+			_, err = tx.ExecContext(ctx, zsetAddSQL(len(chunk)), w.args...)
+		}
+		if err != nil {
+			return fmt.Errorf("write %d elements of %s: %w", len(chunk), key, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, redkaZSetLenSQL, kid); err != nil {
+		return fmt.Errorf("count the elements of %s: %w", key, err)
+	}
+	return nil
+}
+
+// close closes the loader's connection.
+func (w *redkaLoader) close() { w.db.Close() }
 
 // trendingBucket names the bucket of an event on a target at a time, and
 // when that bucket expires. ok is false when the event has no bucket: a

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -439,31 +438,22 @@ func TestFeedGateWaitsForOlderCalls(t *testing.T) {
 }
 
 // loggedSource is a fixedSource whose activity_logs hold the given
-// processingIds, and which can fail partway through the trending rows, as
-// a store that goes away mid-rebuild.
+// processingIds, and which can fail when asked about them, as a store
+// that goes away at the end of a rebuild.
 type loggedSource struct {
 	fixedSource
-	logged    map[string]bool
-	failAfter int // trending rows sent before failing; 0: never fails
+	logged map[string]bool
+	fail   bool
 }
 
 func (s loggedSource) LeaderboardSnapshot(context.Context) (LeaderboardSnapshot, error) {
 	return s, nil
 }
 
-func (s loggedSource) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
-	for i, h := range s.hourly {
-		if s.failAfter > 0 && i == s.failAfter {
-			return errors.New("connection reset")
-		}
-		if err := fn(h); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (s loggedSource) Logged(_ context.Context, ids []string) (map[string]bool, error) {
+	if s.fail {
+		return nil, errors.New("connection reset")
+	}
 	out := map[string]bool{}
 	for _, id := range ids {
 		out[id] = s.logged[id]
@@ -471,13 +461,15 @@ func (s loggedSource) Logged(_ context.Context, ids []string) (map[string]bool, 
 	return out, nil
 }
 
-// A rebuild writes every row it is given, whatever the ids hold (quotes,
-// backslashes, control characters, non-ASCII), adds up the partial sums
-// of a target and hour, leaves out the dead hours and the types without
-// trending, and spans several redka transactions. One that fails midway
-// (after a transaction has committed) leaves nothing behind once the next
-// attempt succeeds, and the events recorded before either attempt count
-// once: those the snapshot holds through it, the others on top.
+// A rebuild writes every row it is given, in whatever order, whatever the
+// ids hold (quotes, backslashes, control characters, non-ASCII), adds up
+// the partial sums of a target and hour, leaves out the dead hours and
+// the types without trending, and spans several redka transactions, each
+// leaving redka's element count right and its trigger in place. One that
+// fails at its end (after a transaction has committed) leaves nothing
+// behind once the next attempt succeeds, and the events recorded before
+// either attempt count once: those the snapshot holds through it, the
+// others on top.
 func TestRebuildLoadsEveryRow(t *testing.T) {
 	clock := newTestClock(clockStart)
 	l, err := OpenLeaderboard(t.TempDir(), testLogger(), clock.Now)
@@ -497,7 +489,7 @@ func TestRebuildLoadsEveryRow(t *testing.T) {
 		want.add(leaderboardKey, u.UserID, u.Score)
 	}
 	types := []string{"post", "job", "Post", "comment"}
-	for i := range loaderTxRows * 3 / 2 {
+	for i := range loaderBufferRows * 3 / 2 {
 		h := HourlyPoints{
 			TargetType: types[i%len(types)],
 			TargetID:   fmt.Sprintf("t-%d-%s", i%9000, odd[i%len(odd)]),
@@ -509,9 +501,6 @@ func TestRebuildLoadsEveryRow(t *testing.T) {
 			want.add(key, h.TargetID, h.Points)
 		}
 	}
-	slices.SortStableFunc(src.hourly, func(a, b HourlyPoints) int { // each bucket's rows together
-		return cmp.Or(strings.Compare(strings.ToLower(a.TargetType), strings.ToLower(b.TargetType)), a.Hour.Compare(b.Hour))
-	})
 	var events []ActivityEvent
 	for i := range 50 {
 		e := ActivityEvent{ProcessingID: fmt.Sprintf("live-%d", i), UserID: src.users[i].UserID,
@@ -527,7 +516,7 @@ func TestRebuildLoadsEveryRow(t *testing.T) {
 	l.Record(events)
 
 	failing := src
-	failing.failAfter = len(src.hourly) - 100
+	failing.fail = true
 	if err := l.Rebuild(context.Background(), failing); err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("the failing rebuild returned %v", err)
 	}
@@ -548,5 +537,17 @@ func TestRebuildLoadsEveryRow(t *testing.T) {
 	}
 	if d := diffBoards(redkaData(t, l), want); d != "" {
 		t.Errorf("redka after the rebuild:\n%s", d)
+	}
+	for key, elems := range want {
+		if n, err := l.db.ZSet().Len(key); n != len(elems) || err != nil {
+			t.Errorf("%s: redka counts %d elements (%v), want %d", key, n, err, len(elems))
+		}
+	}
+	// redka's own writes still count: its trigger is back.
+	if _, err := l.db.ZSet().Add(leaderboardKey, "newcomer", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.db.ZSet().Len(leaderboardKey); n != len(want[leaderboardKey])+1 || err != nil {
+		t.Errorf("after an element added through redka: %d elements (%v), want %d", n, err, len(want[leaderboardKey])+1)
 	}
 }

@@ -433,7 +433,7 @@ func TestCrashLeaderboardEqualsStore(t *testing.T) {
 	}
 }
 
-func processBoard(t *testing.T, p *process) []RankedUser {
+func processBoard(t testing.TB, p *process) []RankedUser {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, p.url+"/api/activity/leaderboard?limit=100", nil)
 	req.Header.Set("x-webhook-secret", testSecret)

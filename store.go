@@ -401,64 +401,81 @@ func (s *sqliteSnapshot) UserScores(ctx context.Context, fn func(UserScore) erro
 	return nil
 }
 
-// The first hour at or after a time that has activity, as 2006-01-02T15;
-// activity_logs_created finds it without reading the empty hours.
-const nextActivityHourSQLite = `SELECT coalesce(substr(min(created_at), 1, 13), '') FROM activity_logs WHERE created_at >= ?`
+// The first row of activity_logs at or after a time, in rowid order. The
+// rows at or after it are found in activity_logs_created, which holds
+// their rowids; left to itself, SQLite would read the table from its
+// first row, through all the history before.
+const firstActivityRowSQLite = `
+SELECT coalesce(min(rowid), 0) FROM activity_logs INDEXED BY activity_logs_created WHERE created_at >= ?`
 
-// One hour's points by target: the fixed-width UTC timestamps of an hour
-// sort between its first and the next hour's; activity_logs_created
-// serves the range.
-const trendingHourSQLite = `
-SELECT lower(target_type), target_id, coalesce(sum(points_earned), 0)
+// The points of a range of rowids by type, hour (2006-01-02T15, the first
+// 13 characters of the fixed-width UTC timestamp) and target, in that
+// order. The range is read in rowid order, page after page ("+" keeps
+// SQLite from going through the created_at index instead, which would
+// read the table one row at a time wherever the events' times do not
+// follow their insertion).
+const trendingRowsSQLite = `
+SELECT lower(target_type), substr(created_at, 1, 13), target_id, coalesce(sum(points_earned), 0)
 FROM activity_logs
-WHERE created_at >= ?1 AND created_at < ?2 AND rowid <= ?3
+WHERE rowid BETWEEN ?1 AND ?2 AND +created_at >= ?3
   AND lower(target_type) IN (SELECT value FROM json_each(?4)) AND target_id IS NOT NULL
-GROUP BY 1, 2`
+GROUP BY 1, 2, 3`
 
-// TrendingSince streams recent activity points by target, one hour with
-// activity at a time, each hour in its own short read.
+// trendingChunkRows is how many rowids one read of TrendingSince covers.
+// Its sums are collected before they are handed on, so that the read
+// ends at once.
+const trendingChunkRows = 8192
+
+// TrendingSince streams recent activity points by target and hour: the
+// rows from the first one at or after since to the snapshot's last, a
+// chunk of rowids at a time, each chunk in a short read of its own and
+// summed there. A target and hour spread over several chunks comes as
+// partial sums. The rows before the first are never read: however long
+// the history, what is read is the rows logged since the oldest live one,
+// about the last 48 hours, since activity is logged roughly in time order.
 func (s *sqliteSnapshot) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
-	from := since
-	for {
-		var next string
-		if err := s.db.R.QueryRowContext(ctx, nextActivityHourSQLite, timeText(from)).Scan(&next); err != nil {
-			return fmt.Errorf("read trending activity: %w", err)
-		}
-		if next == "" {
-			return nil
-		}
-		hour, err := time.Parse("2006-01-02T15", next)
+	var first int64
+	if err := s.db.R.QueryRowContext(ctx, firstActivityRowSQLite, timeText(since)).Scan(&first); err != nil {
+		return fmt.Errorf("read trending activity: %w", err)
+	}
+	for lo := first; first > 0 && lo <= s.last; lo += trendingChunkRows {
+		chunk, err := s.trendingRows(ctx, lo, min(lo+trendingChunkRows-1, s.last), since)
 		if err != nil {
-			return fmt.Errorf("read trending activity: hour %q: %w", next, err)
-		}
-		until := hour.Add(time.Hour)
-		if err := s.trendingHour(ctx, from, until, hour, fn); err != nil {
 			return err
 		}
-		from = until
-	}
-}
-
-// trendingHour streams the points of [from, until), all in hour.
-func (s *sqliteSnapshot) trendingHour(ctx context.Context, from, until, hour time.Time, fn func(HourlyPoints) error) error {
-	rows, err := s.db.R.QueryContext(ctx, trendingHourSQLite, timeText(from), timeText(until), s.last, jsonText(TrendingTypes))
-	if err != nil {
-		return fmt.Errorf("read trending activity of %s: %w", hour.Format(time.RFC3339), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		h := HourlyPoints{Hour: hour}
-		if err := rows.Scan(&h.TargetType, &h.TargetID, &h.Points); err != nil {
-			return fmt.Errorf("read trending activity: %w", err)
+		for _, h := range chunk {
+			if err := fn(h); err != nil {
+				return err
+			}
 		}
-		if err := fn(h); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read trending activity of %s: %w", hour.Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// trendingRows sums the rows lo..hi (rowids) at or after since.
+func (s *sqliteSnapshot) trendingRows(ctx context.Context, lo, hi int64, since time.Time) ([]HourlyPoints, error) {
+	rows, err := s.db.R.QueryContext(ctx, trendingRowsSQLite, lo, hi, timeText(since), jsonText(TrendingTypes))
+	if err != nil {
+		return nil, fmt.Errorf("read trending activity: %w", err)
+	}
+	var hourText string
+	var hour time.Time
+	return collectRows(rows, func(scan func(...any) error) (HourlyPoints, error) {
+		var h HourlyPoints
+		var text string
+		if err := scan(&h.TargetType, &text, &h.TargetID, &h.Points); err != nil {
+			return h, fmt.Errorf("read trending activity: %w", err)
+		}
+		if text != hourText {
+			t, err := time.Parse("2006-01-02T15", text)
+			if err != nil {
+				return h, fmt.Errorf("read trending activity: hour %q: %w", text, err)
+			}
+			hourText, hour = text, t
+		}
+		h.Hour = hour
+		return h, nil
+	})
 }
 
 // The lookup goes through activity_logs_processing_id, whose first column

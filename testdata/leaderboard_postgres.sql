@@ -4,8 +4,9 @@
 -- now (about 12 events a second), each user's engagement_score the sum of
 -- their logs. Half the logs are on posts (200,000 of them) and jobs
 -- (50,000), the target types with trending buckets; the rest on comments,
--- profiles or nothing. The spread is arithmetic, not random: every load
--- gives the same rows, relative to now().
+-- profiles or nothing. The logs come in time order, one every 86.4 ms, as
+-- a live hookd writes them; users and targets are spread arithmetically,
+-- not at random: every load gives the same rows, relative to now().
 INSERT INTO users (id, email, created_at)
 SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(u), 12, '0'))::uuid,
        'user' || u || '@example.com', now() - interval '90 days'
@@ -23,7 +24,7 @@ SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(1 + (i * 7919) % 50000), 12, '
        at
 FROM generate_series(0::bigint, 1999999) AS i,
      LATERAL (SELECT (i * 7) % 10 AS k,
-                     now() - make_interval(secs => ((i * 2654435761) % 172800000) / 1000.0) AS at) AS r;
+                     now() - make_interval(secs => (172800000 - i * 86.4) / 1000.0) AS at) AS r;
 
 UPDATE users u SET engagement_score = s.points, last_activity_at = s.last
 FROM (SELECT user_id, sum(points_earned) AS points, max(created_at) AS last
