@@ -207,14 +207,25 @@ func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*L
 	path := filepath.Join(dataDir, "redka.db")
 	_, statErr := os.Stat(path)
 	missing := errors.Is(statErr, fs.ErrNotExist)
-	db, err := redka.Open(path, &redka.Options{DriverName: "sqlite", Pragma: redkaPragma, Timeout: 10 * time.Second})
+	db, err := openRedka(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	clean, err := takeCleanMarker(db)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !clean && !missing {
+		// The rebuild refills redka.db from nothing: a new file is empty at
+		// once, where deleting the elements of a busy one takes seconds.
+		db.Close()
+		if err := RemoveLeaderboardFiles(dataDir); err != nil {
+			return nil, err
+		}
+		if db, err = openRedka(path); err != nil {
+			return nil, err
+		}
 	}
 	l := &Leaderboard{
 		db: db, log: log, now: now, path: path,
@@ -230,6 +241,14 @@ func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*L
 	}
 	go l.run()
 	return l, nil
+}
+
+func openRedka(path string) (*redka.DB, error) {
+	db, err := redka.Open(path, &redka.Options{DriverName: "sqlite", Pragma: redkaPragma, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // takeCleanMarker reports whether the previous process left the clean

@@ -435,21 +435,31 @@ func TestCrashLeaderboardEqualsStore(t *testing.T) {
 
 func processBoard(t testing.TB, p *process) []RankedUser {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.url+"/api/activity/leaderboard?limit=100", nil)
+	var r leaderboardReply
+	if getFromProcess(t, p.url+"/api/activity/leaderboard?limit=100", &r) != http.StatusOK {
+		return nil // rebuilding
+	}
+	return r.Users
+}
+
+// getFromProcess sends an authenticated GET to a running hookd and, if it
+// answers 200, decodes the reply into dst. It returns the status.
+func getFromProcess(t testing.TB, url string, dst any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("x-webhook-secret", testSecret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var r leaderboardReply
 	if resp.StatusCode != http.StatusOK {
-		return nil // rebuilding
+		return resp.StatusCode
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(dst); err != nil {
 		t.Fatal(err)
 	}
-	return r.Users
+	return resp.StatusCode
 }
 
 // Bad parameters are a 400 naming the parameter; the routes need the

@@ -433,24 +433,8 @@ const userScoresPG = `SELECT id::text, engagement_score::bigint FROM users WHERE
 
 // UserScores streams every positive engagement score.
 func (s *pgSnapshot) UserScores(ctx context.Context, fn func(UserScore) error) error {
-	rows, err := s.tx.Query(ctx, userScoresPG)
-	if err != nil {
-		return classifyPG(fmt.Errorf("read user scores: %w", err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var u UserScore
-		if err := rows.Scan(&u.UserID, &u.Score); err != nil {
-			return classifyPG(fmt.Errorf("read user scores: %w", err))
-		}
-		if err := fn(u); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return classifyPG(fmt.Errorf("read user scores: %w", err))
-	}
-	return nil
+	var u UserScore
+	return s.forEach(ctx, "read user scores", userScoresPG, nil, []any{&u.UserID, &u.Score}, func() error { return fn(u) })
 }
 
 // The database sums the points by target and hour (UTC), and sends the
@@ -465,22 +449,28 @@ ORDER BY 1, 3, 2`
 
 // TrendingSince streams recent activity points by target and hour.
 func (s *pgSnapshot) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
-	rows, err := s.tx.Query(ctx, trendingSincePG, since, TrendingTypes)
+	var h HourlyPoints
+	return s.forEach(ctx, "read trending activity", trendingSincePG, []any{since, TrendingTypes},
+		[]any{&h.TargetType, &h.TargetID, &h.Hour, &h.Points}, func() error { return fn(h) })
+}
+
+// forEach runs query in the snapshot, scans each row into dest and calls
+// fn after each. An error of fn is returned as it is; the database's is
+// classified and named by what.
+func (s *pgSnapshot) forEach(ctx context.Context, what, query string, args, dest []any, fn func() error) error {
+	var fnErr error
+	rows, err := s.tx.Query(ctx, query, args...)
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, dest, func() error {
+			fnErr = fn()
+			return fnErr
+		})
+	}
+	if fnErr != nil {
+		return fnErr
+	}
 	if err != nil {
-		return classifyPG(fmt.Errorf("read trending activity: %w", err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var h HourlyPoints
-		if err := rows.Scan(&h.TargetType, &h.TargetID, &h.Hour, &h.Points); err != nil {
-			return classifyPG(fmt.Errorf("read trending activity: %w", err))
-		}
-		if err := fn(h); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return classifyPG(fmt.Errorf("read trending activity: %w", err))
+		return classifyPG(fmt.Errorf("%s: %w", what, err))
 	}
 	return nil
 }
