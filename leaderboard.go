@@ -129,18 +129,18 @@ type HourlyPoints struct {
 // LeaderboardSource is what a rebuild reads from the results store; every
 // Store is one.
 type LeaderboardSource interface {
-	// LeaderboardSnapshot pins the store as it is now: everything read
-	// through the snapshot shows exactly the activity committed before
-	// this call returned, however long the reading takes and whatever is
-	// committed meanwhile.
+	// LeaderboardSnapshot pins the store as it is now, before it returns:
+	// everything read through the snapshot shows the activity committed
+	// up to that point and nothing committed later, however long the
+	// reading takes.
 	LeaderboardSnapshot(ctx context.Context) (LeaderboardSnapshot, error)
 }
 
 // LeaderboardSnapshot is the store at one point in time. A rebuild calls
 // UserScores first (a store may hold a read transaction open until it
 // returns), then TrendingSince, then Logged as often as it needs, then
-// Close. Rows come one at a time, never collected: memory stays flat
-// however big the history is.
+// Close. Rows are handed over as they are read, never all collected:
+// memory stays flat however big the history is.
 type LeaderboardSnapshot interface {
 	// UserScores calls fn with every user whose engagement score is
 	// positive.
@@ -270,7 +270,7 @@ func takeCleanMarker(db *redka.DB) (bool, error) {
 // RemoveLeaderboardFiles deletes redka.db and its WAL files. hookd does it
 // when the leaderboard is disabled, so that enabling it again later
 // rebuilds from the store instead of serving a leaderboard that missed
-// the activity in between.
+// the activity in between, and before rebuilding one not cleanly closed.
 func RemoveLeaderboardFiles(dataDir string) error {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		err := os.Remove(filepath.Join(dataDir, "redka.db"+suffix))
