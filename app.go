@@ -184,14 +184,11 @@ func (a *App) openPostgres(ctx context.Context) error {
 func (a *App) Handler() http.Handler { return a.server.Routes() }
 
 // RunWorkers runs a worker pool per kind, the queue's maintenance and,
-// in Postgres mode, the outbox's puller, until stop is cancelled; jobs still running when hard is cancelled are
-// interrupted and released. While the leaderboard is being rebuilt they
-// have not started: jobs wait in the queue, so that the rebuild and the
-// live feed cannot count an activity twice.
+// in Postgres mode, the outbox's puller, until stop is cancelled; jobs
+// still running when hard is cancelled are interrupted and released. A
+// leaderboard that needs rebuilding is rebuilt beside them: the workers do
+// not wait for it (see Leaderboard.Rebuild).
 func (a *App) RunWorkers(stop, hard context.Context) error {
-	if !a.waitLeaderboard(stop) {
-		return nil
-	}
 	p := &Processor{
 		Store:         a.store,
 		Log:           a.log,
@@ -203,7 +200,8 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 		Now:           time.Now,
 	}
 	if a.board != nil {
-		p.Recorded = a.board.Record
+		p.Feed = a.board
+		a.startRebuild(p.Store)
 	}
 	p.TextModeration = a.cfg.TextModeration.Client()
 	var pools []*Pool
@@ -306,8 +304,8 @@ func (a *App) Close() error {
 	return err
 }
 
-// openLeaderboard opens redka.db unless LEADERBOARD_DISABLED, and starts
-// its rebuild from the store when it needs one.
+// openLeaderboard opens redka.db unless LEADERBOARD_DISABLED. Its
+// rebuild, when it needs one, starts with the workers (startRebuild).
 func (a *App) openLeaderboard() error {
 	if a.cfg.LeaderboardDisabled {
 		return RemoveLeaderboardFiles(a.cfg.DataDir)
@@ -317,16 +315,23 @@ func (a *App) openLeaderboard() error {
 		return err
 	}
 	a.board = board
-	if board.NeedsRebuild() {
-		a.built = make(chan struct{})
-		go a.rebuildLeaderboard(a.store)
-	}
 	return nil
+}
+
+// startRebuild starts the leaderboard's rebuild from src when redka.db
+// needs one, once: with the workers, whose activity writes it must see
+// begin and end (Leaderboard.Enter).
+func (a *App) startRebuild(src LeaderboardSource) {
+	if !a.board.NeedsRebuild() || a.built != nil {
+		return
+	}
+	a.built = make(chan struct{})
+	go a.rebuildLeaderboard(src)
 }
 
 // rebuildLeaderboard retries the rebuild with a capped backoff until it
 // succeeds or the app closes: a store that is down at start delays the
-// leaderboard (and the workers) but not the webhooks.
+// leaderboard, as it delays the workers, but not the webhooks.
 func (a *App) rebuildLeaderboard(src LeaderboardSource) {
 	defer close(a.built)
 	delay := 250 * time.Millisecond
@@ -338,20 +343,6 @@ func (a *App) rebuildLeaderboard(src LeaderboardSource) {
 		a.log.Error("leaderboard rebuild failed; retrying", "err", err, "retryIn", delay)
 		sleep(a.life, delay)
 		delay = min(2*delay, 10*time.Second)
-	}
-}
-
-// waitLeaderboard returns true once the leaderboard is ready (at once when
-// it is disabled), false if stop came first.
-func (a *App) waitLeaderboard(stop context.Context) bool {
-	if a.board == nil {
-		return true
-	}
-	select {
-	case <-a.board.Ready():
-		return true
-	case <-stop.Done():
-		return false
 	}
 }
 

@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"database/sql"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -317,4 +321,198 @@ func BenchmarkAcceptHandler(b *testing.B) {
 		}
 		return nil
 	})
+}
+
+// The stores of BenchmarkLeaderboardRebuild: 50,000 users and 2,000,000
+// activity logs over the last 48 hours.
+var (
+	//go:embed testdata/leaderboard_postgres.sql
+	leaderboardLoadPostgres string
+	//go:embed testdata/leaderboard_sqlite.sql
+	leaderboardLoadSQLite string
+)
+
+// BenchmarkLeaderboardRebuild starts the real binary with redka.db missing
+// on a store of 50,000 users and 2,000,000 activity logs over the last 48
+// hours (testdata/leaderboard_*.sql, loaded once; each iteration is a new
+// process on the same store). Right after start it sends a post, and
+// activity webhooks at about 50 a second until the leaderboard answers. It
+// reports the worst of the iterations for: the time from start until the
+// leaderboard route answers 200 (rebuild-s), how long the post took to
+// complete (post-s), the process's peak RSS (VmHWM, peak-RSS-MiB) and
+// the largest hookd.db WAL seen meanwhile (WAL-MiB); each iteration's
+// figures are logged. Run it with -benchtime 3x.
+func BenchmarkLeaderboardRebuild(b *testing.B) {
+	b.Run("postgres", func(b *testing.B) {
+		dbURL := migratedDatabase(b)
+		c := connect(b, dbURL)
+		pgExec(b, c, leaderboardLoadPostgres)
+		// As in a live database, whose rows were committed long ago: the
+		// first read of fresh rows would write every page (hint bits).
+		pgExec(b, c, `VACUUM (ANALYZE) users, activity_logs`)
+		post := "d0000000-0000-4000-8000-000000000001"
+		pgExec(b, c, `INSERT INTO posts (id, user_id) VALUES ($1, '00000000-0000-4000-8000-000000000001')`, post)
+		benchRebuild(b, b.TempDir(), post, func(i int) string {
+			return fmt.Sprintf("00000000-0000-4000-8000-%012x", 1+i%50000)
+		}, "DATABASE_URL="+dbURL)
+	})
+	b.Run("embedded", func(b *testing.B) {
+		dir := b.TempDir()
+		db, err := OpenDB(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = db.Write(context.Background(), func(tx *WriteTx) error {
+			_, err := tx.Exec(leaderboardLoadSQLite)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		benchRebuild(b, dir, "post-bench", func(i int) string { return fmt.Sprintf("user-%05d", 1+i%50000) })
+	})
+}
+
+// rebuildRun is what one iteration of BenchmarkLeaderboardRebuild saw.
+type rebuildRun struct {
+	up              time.Duration // until health answered
+	ready, post     time.Duration
+	postBeforeReady bool
+	rssMiB, walMiB  float64
+	log             string // the rebuild's log line
+}
+
+func benchRebuild(b *testing.B, dataDir, postID string, user func(int) string, env ...string) {
+	var worst rebuildRun
+	for i := 0; b.Loop(); i++ {
+		r := runRebuild(b, dataDir, postID, user, env)
+		b.Logf("run %d: health after %.2fs, leaderboard after %.2fs, post done after %.3fs (before the leaderboard: %v), peak RSS %.1f MiB, largest WAL %.1f MiB; %s",
+			i+1, r.up.Seconds(), r.ready.Seconds(), r.post.Seconds(), r.postBeforeReady, r.rssMiB, r.walMiB, r.log)
+		worst.ready, worst.post = max(worst.ready, r.ready), max(worst.post, r.post)
+		worst.rssMiB, worst.walMiB = max(worst.rssMiB, r.rssMiB), max(worst.walMiB, r.walMiB)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(worst.ready.Seconds(), "rebuild-s")
+	b.ReportMetric(worst.post.Seconds(), "post-s")
+	b.ReportMetric(worst.rssMiB, "peak-RSS-MiB")
+	b.ReportMetric(worst.walMiB, "WAL-MiB")
+}
+
+func runRebuild(b *testing.B, dataDir, postID string, user func(int) string, env []string) rebuildRun {
+	if err := RemoveLeaderboardFiles(dataDir); err != nil {
+		b.Fatal(err)
+	}
+	buildHookd(b) // before the clock starts
+	start := time.Now()
+	p := startProcess(b, dataDir, env...)
+	r := rebuildRun{up: time.Since(start)}
+	sent := time.Now()
+	id, err := sendWebhook(p.url, "/api/posts/moderate", fmt.Sprintf(`{"postId":%q,"content":"Sent during the rebuild"}`, postID))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { sendActivityUntil(b, p.url, user, stop) })
+	wg.Go(func() { r.walMiB = largestWALUntil(filepath.Join(dataDir, "hookd.db-wal"), stop) })
+	deadline := time.Now().Add(5 * time.Minute)
+	for r.ready == 0 || r.post == 0 {
+		if time.Now().After(deadline) {
+			b.Fatalf("after 5 minutes: leaderboard after %v, post after %v (0: not yet)", r.ready, r.post)
+		}
+		if r.post == 0 && processState(b, p.url, id) == StateCompleted {
+			r.post = time.Since(sent)
+			r.postBeforeReady = r.ready == 0
+		}
+		if r.ready == 0 && processBoard(b, p) != nil {
+			r.ready = time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	r.rssMiB = processPeakRSSMiB(b, p.cmd.Process.Pid)
+	stopGracefully(b, p)
+	for line := range strings.Lines(p.logs.String()) {
+		if strings.Contains(line, "leaderboard rebuil") { // rebuilt, or rebuild failed
+			r.log += strings.TrimSpace(line[strings.Index(line, "msg="):]) + " "
+		}
+	}
+	return r
+}
+
+// sendWebhook posts body to a running hookd and returns the processingId.
+func sendWebhook(url, path, body string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-webhook-secret", testSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var r acceptReply
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("POST %s: %d %v", path, resp.StatusCode, err)
+	}
+	return r.ProcessingID, nil
+}
+
+// sendActivityUntil sends an activity webhook every 20 ms until stop.
+func sendActivityUntil(b *testing.B, url string, user func(int) string, stop <-chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		_, err := sendWebhook(url, "/api/activity/score", fmt.Sprintf(
+			`{"userId":%q,"action":"like","targetId":"post-%d","targetType":"post"}`, user(i*7919), i%1000))
+		if err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+// largestWALUntil samples a WAL file's size every 10 ms until stop.
+func largestWALUntil(path string, stop <-chan struct{}) float64 {
+	var largest int64
+	for {
+		if st, err := os.Stat(path); err == nil {
+			largest = max(largest, st.Size())
+		}
+		select {
+		case <-stop:
+			return float64(largest) / (1 << 20)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func processState(b *testing.B, url, id string) string {
+	var s JobStatus
+	if status := getFromProcess(b, url+"/api/processing/"+id, &s); status != http.StatusOK {
+		b.Fatalf("GET /api/processing/%s: %d", id, status)
+	}
+	return s.State
+}
+
+// processPeakRSSMiB reads a process's high-water resident set (Linux).
+func processPeakRSSMiB(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(status), "VmHWM:")
+	var kib float64
+	if _, err := fmt.Sscan(rest, &kib); !ok || err != nil {
+		b.Fatalf("no VmHWM in /proc/%d/status: %v", pid, err)
+	}
+	return kib / 1024
 }

@@ -28,7 +28,7 @@ var (
 	buildErr  error
 )
 
-func buildHookd(t *testing.T) string {
+func buildHookd(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hookd-bin")
@@ -59,7 +59,7 @@ type process struct {
 
 // startProcess starts the binary on dataDir; extraEnv entries override the
 // defaults.
-func startProcess(t *testing.T, dataDir string, extraEnv ...string) *process {
+func startProcess(t testing.TB, dataDir string, extraEnv ...string) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -276,7 +276,7 @@ func TestCrashMidBurst(t *testing.T) {
 }
 
 // stopGracefully sends SIGTERM and expects a clean exit.
-func stopGracefully(t *testing.T, p *process) {
+func stopGracefully(t testing.TB, p *process) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

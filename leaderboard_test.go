@@ -214,9 +214,8 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 	}
 	defer db.Close()
 	store := OpenSQLiteStore(db)
-	var got []ActivityEvent
-	p := &Processor{Store: store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now,
-		Recorded: func(e []ActivityEvent) { got = append(got, e...) }}
+	feed := &recordingFeed{}
+	p := &Processor{Store: store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now, Feed: feed}
 	at := time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
 	payload, _ := json.Marshal(ActivityTask{UserID: "u1", Action: "share", TargetID: "p1", TargetType: "post", OccurredAt: at})
 	job := Job{ProcessingID: "activity-u1-1", Queue: QueueActivityScoring, Payload: payload}
@@ -225,11 +224,27 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 			t.Fatal(out[0].Err)
 		}
 	}
-	want := []ActivityEvent{{UserID: "u1", TargetType: "post", TargetID: "p1", Points: 15, At: at}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("recorded %+v, want one event %+v", got, want)
+	want := []ActivityEvent{{ProcessingID: "activity-u1-1", UserID: "u1", TargetType: "post", TargetID: "p1", Points: 15, At: at}}
+	if !reflect.DeepEqual(feed.got, want) {
+		t.Errorf("recorded %+v, want one event %+v", feed.got, want)
+	}
+	if feed.entered != 2 || feed.left != 2 {
+		t.Errorf("entered %d, left %d: want each store write inside Enter", feed.entered, feed.left)
 	}
 }
+
+// recordingFeed is an ActivityFeed that keeps what it is told.
+type recordingFeed struct {
+	got           []ActivityEvent
+	entered, left int
+}
+
+func (f *recordingFeed) Enter() func() {
+	f.entered++
+	return func() { f.left++ }
+}
+
+func (f *recordingFeed) Record(events []ActivityEvent) { f.got = append(f.got, events...) }
 
 // trendingEvents are activity webhooks at fixed times around the clock's
 // 2025-06-10 12:30 UTC, all at peak hours in Paris (no bonus).
@@ -430,23 +445,33 @@ func TestCrashLeaderboardEqualsStore(t *testing.T) {
 	}
 }
 
-func processBoard(t *testing.T, p *process) []RankedUser {
+func processBoard(t testing.TB, p *process) []RankedUser {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.url+"/api/activity/leaderboard?limit=100", nil)
+	var r leaderboardReply
+	if getFromProcess(t, p.url+"/api/activity/leaderboard?limit=100", &r) != http.StatusOK {
+		return nil // rebuilding
+	}
+	return r.Users
+}
+
+// getFromProcess sends an authenticated GET to a running hookd and, if it
+// answers 200, decodes the reply into dst. It returns the status.
+func getFromProcess(t testing.TB, url string, dst any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("x-webhook-secret", testSecret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var r leaderboardReply
 	if resp.StatusCode != http.StatusOK {
-		return nil // rebuilding
+		return resp.StatusCode
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(dst); err != nil {
 		t.Fatal(err)
 	}
-	return r.Users
+	return resp.StatusCode
 }
 
 // Bad parameters are a 400 naming the parameter; the routes need the
@@ -694,10 +719,25 @@ type fixedSource struct {
 	hourly []HourlyPoints
 }
 
-func (s fixedSource) UserScores(context.Context) ([]UserScore, error) { return s.users, nil }
-func (s fixedSource) TrendingSince(context.Context, time.Time) ([]HourlyPoints, error) {
-	return s.hourly, nil
+func (s fixedSource) LeaderboardSnapshot(context.Context) (LeaderboardSnapshot, error) { return s, nil }
+func (s fixedSource) UserScores(_ context.Context, fn func(UserScore) error) error {
+	for _, u := range s.users {
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+func (s fixedSource) TrendingSince(_ context.Context, _ time.Time, fn func(HourlyPoints) error) error {
+	for _, h := range s.hourly {
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (s fixedSource) Logged(context.Context, []string) (map[string]bool, error) { return nil, nil }
+func (s fixedSource) Close()                                                    {}
 
 // A rebuild of more users than SQLite binds variables in one statement
 // (32,766), with the top of the board checked.

@@ -434,47 +434,99 @@ func isConnectionError(err error) bool {
 		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
-const userScoresPG = `SELECT id::text, engagement_score::bigint FROM users WHERE engagement_score > 0`
-
-// UserScores reads every positive engagement score, for a leaderboard rebuild.
-func (s *PostgresStore) UserScores(ctx context.Context) ([]UserScore, error) {
-	rows, err := s.pool.Query(ctx, userScoresPG)
-	if err != nil {
-		return nil, classifyPG(fmt.Errorf("read user scores: %w", err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserScore, error) {
-		var u UserScore
-		err := r.Scan(&u.UserID, &u.Score)
-		return u, err
-	})
-	if err != nil {
-		return nil, classifyPG(fmt.Errorf("read user scores: %w", err))
-	}
-	return out, nil
+// pgSnapshot is a read-only REPEATABLE READ transaction: each of its
+// queries sees the database as its first one did, whatever is committed
+// meanwhile. MVCC keeps that view without blocking any writer; it holds
+// one pool connection while a rebuild runs.
+type pgSnapshot struct {
+	tx pgx.Tx
 }
 
-// The hour comes back as 2006-01-02T15 in UTC, as the embedded store's does.
+// LeaderboardSnapshot pins the database as it is now.
+func (s *PostgresStore) LeaderboardSnapshot(ctx context.Context) (LeaderboardSnapshot, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("begin the leaderboard snapshot: %w", err))
+	}
+	// The transaction's snapshot is taken by its first query, not by
+	// BEGIN: it must be taken before this returns.
+	if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+		tx.Rollback(context.Background())
+		return nil, classifyPG(fmt.Errorf("begin the leaderboard snapshot: %w", err))
+	}
+	return &pgSnapshot{tx: tx}, nil
+}
+
+const userScoresPG = `SELECT id::text, engagement_score::bigint FROM users WHERE engagement_score > 0`
+
+// UserScores streams every positive engagement score.
+func (s *pgSnapshot) UserScores(ctx context.Context, fn func(UserScore) error) error {
+	var u UserScore
+	return s.forEach(ctx, "read user scores", userScoresPG, nil, []any{&u.UserID, &u.Score}, func() error { return fn(u) })
+}
+
+// The database sums the points by target and hour (UTC), and sends the
+// rows of each type and hour together, which redka writes fastest (see
+// loaderBufferRows); idx_activity_logs_created_at serves the range.
 const trendingSincePG = `
-SELECT lower(target_type), target_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24'),
-       coalesce(sum(points_earned), 0)::bigint
+SELECT lower(target_type), target_id, date_trunc('hour', created_at, 'UTC'), coalesce(sum(points_earned), 0)::bigint
 FROM activity_logs
 WHERE created_at >= $1 AND lower(target_type) = ANY($2::text[]) AND target_id IS NOT NULL
-GROUP BY 1, 2, 3`
+GROUP BY 1, 3, 2
+ORDER BY 1, 3, 2`
 
-// TrendingSince sums recent activity points by target and hour, for a
-// leaderboard rebuild.
-func (s *PostgresStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
-	rows, err := s.pool.Query(ctx, trendingSincePG, since, TrendingTypes)
-	if err != nil {
-		return nil, classifyPG(fmt.Errorf("read trending activity: %w", err))
+// TrendingSince streams recent activity points by target and hour.
+func (s *pgSnapshot) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
+	var h HourlyPoints
+	return s.forEach(ctx, "read trending activity", trendingSincePG, []any{since, TrendingTypes},
+		[]any{&h.TargetType, &h.TargetID, &h.Hour, &h.Points}, func() error { return fn(h) })
+}
+
+// forEach runs query in the snapshot, scans each row into dest and calls
+// fn after each. An error of fn is returned as it is; the database's is
+// classified and named by what.
+func (s *pgSnapshot) forEach(ctx context.Context, what, query string, args, dest []any, fn func() error) error {
+	var fnErr error
+	rows, err := s.tx.Query(ctx, query, args...)
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, dest, func() error {
+			fnErr = fn()
+			return fnErr
+		})
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HourlyPoints, error) {
-		return scanHourlyPoints(r.Scan)
-	})
-	if err != nil {
-		return nil, classifyPG(fmt.Errorf("read trending activity: %w", err))
+	if fnErr != nil {
+		return fnErr
 	}
-	return out, nil
+	if err != nil {
+		return classifyPG(fmt.Errorf("%s: %w", what, err))
+	}
+	return nil
+}
+
+const loggedPG = `SELECT processing_id FROM activity_logs WHERE processing_id = ANY($1::text[])`
+
+// Logged returns which of ids the snapshot's activity_logs hold.
+func (s *pgSnapshot) Logged(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.tx.Query(ctx, loggedPG, ids)
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("look up logged activities: %w", err))
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, classifyPG(fmt.Errorf("look up logged activities: %w", err))
+	}
+	logged := make(map[string]bool, len(found))
+	for _, id := range found {
+		logged[id] = true
+	}
+	return logged, nil
+}
+
+// Close ends the transaction; a rollback is all a read needs.
+func (s *pgSnapshot) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.tx.Rollback(ctx)
 }
 
 const candidatePG = `

@@ -23,11 +23,11 @@ type Processor struct {
 	Moderator     *Moderator
 	Vision        *VisionClient // nil: images are not analysed
 	Now           func() time.Time
-	// Recorded, when set, is told of the activities whose store
-	// transaction inserted a new log row, once per claimed batch, after
-	// the commit (the leaderboard's feed). A re-run of a recorded job
-	// does not report it again.
-	Recorded func([]ActivityEvent)
+	// Feed, when set, is told of the activities whose store transaction
+	// inserted a new log row, once per claimed batch, after the commit
+	// (the leaderboard). A re-run of a recorded job does not report it
+	// again.
+	Feed ActivityFeed
 	// TextModeration, when set, also judges post text
 	// (textmoderation.go); nil: the rules alone.
 	TextModeration *TextModerationClient
@@ -175,6 +175,16 @@ func (p *Processor) checkTextService(ctx context.Context, j Job, content string,
 	return report, nil
 }
 
+// ActivityFeed is what hears of the activities the store recorded as new:
+// the leaderboard. Enter marks the start of a store write whose new
+// activities will be handed to Record, and the func it returns the end,
+// once they have been: a rebuild waits for the writes begun before its
+// snapshot (see Leaderboard.Rebuild).
+type ActivityFeed interface {
+	Enter() (leave func())
+	Record(events []ActivityEvent)
+}
+
 // ActivityResult is stored as the activity-scoring job's result. Applied
 // is false when a previous run had already recorded the same event.
 type ActivityResult struct {
@@ -200,6 +210,9 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Result {
 	if len(recs) == 0 {
 		return out
 	}
+	if p.Feed != nil {
+		defer p.Feed.Enter()() // from before the store write until its events are fed
+	}
 	recorded, err := p.Store.RecordActivities(ctx, recs)
 	if err != nil {
 		for _, i := range idx {
@@ -217,8 +230,8 @@ func (p *Processor) ScoreActivities(ctx context.Context, jobs []Job) []Result {
 		}
 	}
 	p.logScored(ctx, recs, recorded)
-	if len(applied) > 0 && p.Recorded != nil {
-		p.Recorded(applied)
+	if len(applied) > 0 && p.Feed != nil {
+		p.Feed.Record(applied)
 	}
 	return out
 }

@@ -390,53 +390,179 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-const userScoresSQLite = `SELECT id, engagement_score FROM users WHERE engagement_score > 0`
-
-// UserScores reads every positive engagement score, for a leaderboard rebuild.
-func (s *SQLiteStore) UserScores(ctx context.Context) ([]UserScore, error) {
-	rows, err := s.db.r.QueryContext(ctx, userScoresSQLite)
-	if err != nil {
-		return nil, fmt.Errorf("read user scores: %w", err)
-	}
-	return collectRows(rows, func(sc func(...any) error) (UserScore, error) {
-		var u UserScore
-		err := sc(&u.UserID, &u.Score)
-		return u, err
-	})
+// The embedded store's leaderboard snapshot. A read transaction in WAL
+// mode is a consistent snapshot, but while one is open the writer cannot
+// restart the WAL (restartWAL), and a rebuild reads for seconds while the
+// queue keeps writing. So one short transaction reads the scores and the
+// snapshot's high-water mark, the largest rowid of activity_logs; the rest
+// is read in short transactions of their own, limited to the rows at or
+// below that mark. Those are the same rows in any later transaction:
+// hookd only ever appends to activity_logs, through one writer, and
+// SQLite gives each new row a rowid one larger than the largest in the
+// table, so a row committed after the scores were read has a larger one.
+type sqliteSnapshot struct {
+	db   *DB
+	tx   *sql.Tx // the scores' transaction, until UserScores ends it
+	last int64   // the largest rowid of activity_logs in the snapshot
 }
 
-// The hour is the first 13 characters of the fixed-width UTC timestamp,
-// 2006-01-02T15; activity_logs_created serves the range.
-const trendingSinceSQLite = `
-SELECT lower(target_type), target_id, substr(created_at, 1, 13), coalesce(sum(points_earned), 0)
+const lastActivityRowSQLite = `SELECT coalesce(max(rowid), 0) FROM activity_logs`
+
+// LeaderboardSnapshot pins the store: see sqliteSnapshot.
+func (s *SQLiteStore) LeaderboardSnapshot(ctx context.Context) (LeaderboardSnapshot, error) {
+	tx, err := s.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin the leaderboard snapshot: %w", err)
+	}
+	snap := &sqliteSnapshot{db: s.db, tx: tx}
+	if err := tx.QueryRowContext(ctx, lastActivityRowSQLite).Scan(&snap.last); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin the leaderboard snapshot: %w", err)
+	}
+	return snap, nil
+}
+
+const userScoresSQLite = `SELECT id, engagement_score FROM users WHERE engagement_score > 0`
+
+// UserScores streams every positive engagement score, then ends the
+// snapshot's read transaction.
+func (s *sqliteSnapshot) UserScores(ctx context.Context, fn func(UserScore) error) error {
+	if s.tx == nil {
+		return errors.New("read user scores: the snapshot's read transaction has ended")
+	}
+	defer s.endRead()
+	rows, err := s.tx.QueryContext(ctx, userScoresSQLite)
+	if err != nil {
+		return fmt.Errorf("read user scores: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u UserScore
+		if err := rows.Scan(&u.UserID, &u.Score); err != nil {
+			return fmt.Errorf("read user scores: %w", err)
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read user scores: %w", err)
+	}
+	return nil
+}
+
+// The first row of activity_logs at or after a time, in rowid order. The
+// rows at or after it are found in activity_logs_created, which holds
+// their rowids; left to itself, SQLite would read the table from its
+// first row, through all the history before.
+const firstActivityRowSQLite = `
+SELECT coalesce(min(rowid), 0) FROM activity_logs INDEXED BY activity_logs_created WHERE created_at >= ?`
+
+// The points of a range of rowids by type, hour (2006-01-02T15, the first
+// 13 characters of the fixed-width UTC timestamp) and target, in that
+// order. The range is read in rowid order, page after page ("+" keeps
+// SQLite from going through the created_at index instead, which would
+// read the table one row at a time wherever the events' times do not
+// follow their insertion).
+const trendingRowsSQLite = `
+SELECT lower(target_type), substr(created_at, 1, 13), target_id, coalesce(sum(points_earned), 0)
 FROM activity_logs
-WHERE created_at >= ? AND lower(target_type) IN (SELECT value FROM json_each(?)) AND target_id IS NOT NULL
+WHERE rowid BETWEEN ?1 AND ?2 AND +created_at >= ?3
+  AND lower(target_type) IN (SELECT value FROM json_each(?4)) AND target_id IS NOT NULL
 GROUP BY 1, 2, 3`
 
-// TrendingSince sums recent activity points by target and hour, for a
-// leaderboard rebuild.
-func (s *SQLiteStore) TrendingSince(ctx context.Context, since time.Time) ([]HourlyPoints, error) {
-	rows, err := s.db.r.QueryContext(ctx, trendingSinceSQLite, timeText(since), jsonText(TrendingTypes))
+// trendingChunkRows is how many rowids one read of TrendingSince covers.
+// Its sums are collected before they are handed on, so that the read
+// ends at once.
+const trendingChunkRows = 8192
+
+// TrendingSince streams recent activity points by target and hour: the
+// rows from the first one at or after since to the snapshot's last, a
+// chunk of rowids at a time, each chunk in a short read of its own and
+// summed there. A target and hour spread over several chunks comes as
+// partial sums. The rows before the first are never read: however long
+// the history, what is read is the rows logged since the oldest live one,
+// about the last 48 hours, since activity is logged roughly in time order.
+func (s *sqliteSnapshot) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
+	var first int64
+	if err := s.db.r.QueryRowContext(ctx, firstActivityRowSQLite, timeText(since)).Scan(&first); err != nil {
+		return fmt.Errorf("read trending activity: %w", err)
+	}
+	for lo := first; first > 0 && lo <= s.last; lo += trendingChunkRows {
+		chunk, err := s.trendingRows(ctx, lo, min(lo+trendingChunkRows-1, s.last), since)
+		if err != nil {
+			return err
+		}
+		for _, h := range chunk {
+			if err := fn(h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trendingRows sums the rows lo..hi (rowids) at or after since.
+func (s *sqliteSnapshot) trendingRows(ctx context.Context, lo, hi int64, since time.Time) ([]HourlyPoints, error) {
+	rows, err := s.db.r.QueryContext(ctx, trendingRowsSQLite, lo, hi, timeText(since), jsonText(TrendingTypes))
 	if err != nil {
 		return nil, fmt.Errorf("read trending activity: %w", err)
 	}
-	return collectRows(rows, scanHourlyPoints)
+	var hourText string
+	var hour time.Time
+	return collectRows(rows, func(scan func(...any) error) (HourlyPoints, error) {
+		var h HourlyPoints
+		var text string
+		if err := scan(&h.TargetType, &text, &h.TargetID, &h.Points); err != nil {
+			return h, fmt.Errorf("read trending activity: %w", err)
+		}
+		if text != hourText {
+			t, err := time.Parse("2006-01-02T15", text)
+			if err != nil {
+				return h, fmt.Errorf("read trending activity: hour %q: %w", text, err)
+			}
+			hourText, hour = text, t
+		}
+		h.Hour = hour
+		return h, nil
+	})
 }
 
-// scanHourlyPoints reads a row of target type, target id, hour as
-// 2006-01-02T15 (UTC) and points: both stores' trending queries return that.
-func scanHourlyPoints(scan func(...any) error) (HourlyPoints, error) {
-	var h HourlyPoints
-	var hour string
-	if err := scan(&h.TargetType, &h.TargetID, &hour, &h.Points); err != nil {
-		return h, err
-	}
-	t, err := time.Parse("2006-01-02T15", hour)
+// The lookup goes through activity_logs_processing_id, whose first column
+// is an expression of the processingId.
+const loggedSQLite = `
+SELECT a.processing_id FROM json_each(?1) AS j
+JOIN activity_logs a ON substr(a.processing_id, -22, 13) = substr(j.value, -22, 13) AND a.processing_id = j.value
+WHERE a.rowid <= ?2`
+
+// Logged returns which of ids the snapshot's activity_logs hold.
+func (s *sqliteSnapshot) Logged(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.db.r.QueryContext(ctx, loggedSQLite, jsonText(ids), s.last)
 	if err != nil {
-		return h, fmt.Errorf("activity hour %q: %w", hour, err)
+		return nil, fmt.Errorf("look up logged activities: %w", err)
 	}
-	h.Hour = t
-	return h, nil
+	found, err := collectRows(rows, func(scan func(...any) error) (id string, err error) {
+		err = scan(&id)
+		return id, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up logged activities: %w", err)
+	}
+	logged := make(map[string]bool, len(found))
+	for _, id := range found {
+		logged[id] = true
+	}
+	return logged, nil
+}
+
+// Close ends the read transaction if UserScores has not.
+func (s *sqliteSnapshot) Close() { s.endRead() }
+
+func (s *sqliteSnapshot) endRead() {
+	if s.tx != nil {
+		s.tx.Rollback() // read only: nothing to keep
+		s.tx = nil
+	}
 }
 
 // The candidate as the envelope sent it: an embedded store has no app
