@@ -310,7 +310,7 @@ func (a *App) openLeaderboard() error {
 	if a.cfg.LeaderboardDisabled {
 		return RemoveLeaderboardFiles(a.cfg.DataDir)
 	}
-	board, err := OpenLeaderboard(a.cfg.DataDir, a.log, a.cfg.Clock)
+	board, err := OpenLeaderboard(a.cfg.DataDir, a.cfg.StoreIdentity(), a.log, a.cfg.Clock)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -8,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Config is everything hookd reads from its environment (see
@@ -127,6 +131,22 @@ func (c Config) StoreName() string {
 		return "embedded"
 	}
 	return "postgres"
+}
+
+// StoreIdentity names the results store without a secret in it:
+// "embedded", or "postgres:" and a digest of the database's host, port
+// and name. Derived data (the leaderboard) records the store it was built
+// from, and is rebuilt when it changes.
+func (c Config) StoreIdentity() string {
+	if c.Embedded() {
+		return "embedded"
+	}
+	where := c.DatabaseURL
+	if pc, err := pgconn.ParseConfig(c.DatabaseURL); err == nil {
+		where = fmt.Sprintf("%s:%d/%s", pc.Host, pc.Port, pc.Database)
+	}
+	sum := sha256.Sum256([]byte(where))
+	return "postgres:" + hex.EncodeToString(sum[:8])
 }
 
 // WorkersOf is how many jobs of kind k run at once.

@@ -40,6 +40,11 @@ const (
 	// marker inside redka.db, rather than in a file beside it, means a
 	// deleted or replaced redka.db can never carry a stale "clean" flag.
 	cleanKey = "hookd:clean"
+	// sourceKey names the results store redka.db was built from (see
+	// Config.StoreIdentity): a data dir moved from the embedded store to
+	// Postgres, or to another database, must not keep the leaderboard of
+	// the old one.
+	sourceKey = "hookd:source"
 	// trendingPrefix starts each hourly bucket's key:
 	// trending:<targetType>:<yyyymmddhh>, the hour in UTC.
 	trendingPrefix = "trending:"
@@ -124,10 +129,11 @@ type TrendingTarget struct {
 
 // Leaderboard is the redka-backed leaderboard and trending store.
 type Leaderboard struct {
-	db   *redka.DB
-	log  *slog.Logger
-	now  func() time.Time
-	path string
+	db     *redka.DB
+	log    *slog.Logger
+	now    func() time.Time
+	path   string
+	source string // the results store it is derived from
 
 	mu      sync.Mutex
 	pending []ActivityEvent // recorded, not yet taken by the drainer
@@ -150,7 +156,7 @@ type Leaderboard struct {
 // pure-Go "sqlite" driver. now is the clock for trending hours; nil means
 // time.Now. NeedsRebuild reports afterwards whether the data must be
 // rebuilt before it is served.
-func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*Leaderboard, error) {
+func OpenLeaderboard(dataDir, source string, log *slog.Logger, now func() time.Time) (*Leaderboard, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -162,6 +168,12 @@ func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*L
 		return nil, err
 	}
 	clean, err := takeCleanMarker(db)
+	if err == nil && clean {
+		clean, err = builtFrom(db, source)
+		if err == nil && !clean {
+			log.Info("redka.db was built from another results store: rebuilding it from this one")
+		}
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -178,7 +190,7 @@ func OpenLeaderboard(dataDir string, log *slog.Logger, now func() time.Time) (*L
 		}
 	}
 	l := &Leaderboard{
-		db: db, log: log, now: now, path: path,
+		db: db, log: log, now: now, path: path, source: source,
 		wake:         make(chan struct{}, 1),
 		ready:        make(chan struct{}),
 		stopped:      make(chan struct{}),
@@ -215,6 +227,18 @@ func takeCleanMarker(db *redka.DB) (bool, error) {
 		return false, fmt.Errorf("read the clean shutdown marker: %w", err)
 	}
 	return clean, nil
+}
+
+// builtFrom reports whether redka.db was built from source.
+func builtFrom(db *redka.DB, source string) (bool, error) {
+	v, err := db.Str().Get(sourceKey)
+	if errors.Is(err, redka.ErrNotFound) {
+		return false, nil // built by a hookd that did not record it
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the store it was built from: %w", err)
+	}
+	return v.String() == source, nil
 }
 
 // RemoveLeaderboardFiles deletes redka.db and its WAL files. hookd does it

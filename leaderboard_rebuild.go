@@ -134,6 +134,9 @@ func (l *Leaderboard) rebuild(ctx context.Context, src LeaderboardSource) error 
 	if err := w.write(ctx); err != nil { // what is still gathered
 		return err
 	}
+	if err := l.db.Str().Set(sourceKey, l.source); err != nil {
+		return fmt.Errorf("record the store it was built from: %w", err)
+	}
 	l.mu.Lock()
 	l.pending = l.pending[len(taken):]
 	close(l.ready)

@@ -468,7 +468,7 @@ func (s loggedSource) Logged(_ context.Context, ids []string) (map[string]bool, 
 // others on top.
 func TestRebuildLoadsEveryRow(t *testing.T) {
 	clock := newTestClock(clockStart)
-	l, err := OpenLeaderboard(t.TempDir(), testLogger(), clock.Now)
+	l, err := OpenLeaderboard(t.TempDir(), "embedded", testLogger(), clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -521,7 +521,7 @@ func TestLeaderboardRouteErrors(t *testing.T) {
 	}
 
 	// A leaderboard that has not been rebuilt yet.
-	board, err := OpenLeaderboard(t.TempDir(), testLogger(), nil)
+	board, err := OpenLeaderboard(t.TempDir(), "embedded", testLogger(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -687,7 +687,7 @@ func BenchmarkActivityEndToEnd(b *testing.B) {
 // case, where no user or target repeats within a batch: batches of 64
 // events, each a different user and a different post.
 func BenchmarkLeaderboardWrite(b *testing.B) {
-	l, err := OpenLeaderboard(b.TempDir(), testLogger(), nil)
+	l, err := OpenLeaderboard(b.TempDir(), "embedded", testLogger(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -746,7 +746,7 @@ func TestLeaderboardRebuildManyUsers(t *testing.T) {
 	for i := range 33000 {
 		src.users = append(src.users, UserScore{UserID: fmt.Sprintf("u%05d", i), Score: int64(i % 5000)})
 	}
-	l, err := OpenLeaderboard(t.TempDir(), testLogger(), nil)
+	l, err := OpenLeaderboard(t.TempDir(), "embedded", testLogger(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -767,5 +767,29 @@ func TestLeaderboardRebuildManyUsers(t *testing.T) {
 	n, err := l.db.ZSet().Len(leaderboardKey)
 	if err != nil || n != 33000 {
 		t.Errorf("%d users on the board (%v), want 33000", n, err)
+	}
+}
+
+// A data dir that moves from the embedded store to Postgres does not keep
+// the leaderboard of the embedded users: redka.db is rebuilt from the
+// store it now serves, though it was closed cleanly.
+func TestPostgresLeaderboardFollowsItsStore(t *testing.T) {
+	dir := t.TempDir()
+	embedded := startClockedApp(t, dir, nil, nil)
+	embedded.mustAccept(t, "/api/activity/score", `{"userId":"u-embedded","action":"apply"}`)
+	embedded.waitBoard(t)
+	if got := embedded.boardUsers(t, 10); len(got) != 1 || got[0].UserID != "u-embedded" {
+		t.Fatalf("embedded leaderboard %+v", got)
+	}
+	embedded.stop()
+
+	dbURL := migratedDatabase(t)
+	c := connect(t, dbURL)
+	users := insertUsers(t, c, 2)
+	pgExec(t, c, `UPDATE users SET engagement_score = 7 WHERE id = $1`, users[1])
+	pg := startClockedApp(t, dir, nil, map[string]string{"DATABASE_URL": dbURL})
+	pg.waitBoard(t)
+	if got := pg.boardUsers(t, 10); len(got) != 1 || got[0].UserID != users[1] || got[0].Score != 7 {
+		t.Errorf("after the move to Postgres: %+v, want only %s with 7", got, users[1])
 	}
 }
