@@ -112,15 +112,23 @@ func TestPostgresCaptureDownThenUp(t *testing.T) {
 	}
 }
 
-// Health reports the events waiting, and how old the oldest is.
-func TestPostgresCaptureBacklogInHealth(t *testing.T) {
+// backlogApp serves a hookd whose outbox holds three events, the oldest
+// 90 s old, and pulls nothing (no workers run).
+func backlogApp(t *testing.T) (*App, *httptest.Server) {
+	t.Helper()
 	dbURL, c := captureDatabase(t)
 	users := insertUsers(t, c, 1)
 	pgExec(t, c, `INSERT INTO likes (user_id) SELECT $1 FROM generate_series(1, 3)`, users[0])
 	pgExec(t, c, `UPDATE hookd.outbox SET captured_at = now() - interval '90 seconds'`)
-	app, _ := openApp(t, map[string]string{"DATABASE_URL": dbURL}) // no workers: nothing is pulled
+	app, _ := openApp(t, map[string]string{"DATABASE_URL": dbURL})
 	srv := httptest.NewServer(app.Handler())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return app, srv
+}
+
+// Health reports the events waiting, and how old the oldest is.
+func TestPostgresCaptureBacklogInHealth(t *testing.T) {
+	_, srv := backlogApp(t)
 	resp, err := http.Get(srv.URL + "/api/health/queues")
 	if err != nil {
 		t.Fatal(err)

@@ -439,18 +439,25 @@ func (l *Leaderboard) write(batch []ActivityEvent) {
 // user and on the event hour's trending bucket for each target, summed
 // per element first so that each is written once.
 func applyEvents(tx *redka.Tx, batch []ActivityEvent, now time.Time) error {
-	users := map[string]float64{}
-	buckets := newBucketPoints(now)
-	for _, e := range batch {
-		users[e.UserID] += float64(e.Points)
-		buckets.add(e.TargetType, e.TargetID, e.At, int64(e.Points))
-	}
+	users, buckets := sumEvents(batch, now)
 	for user, points := range users {
 		if _, err := tx.ZSet().Incr(leaderboardKey, user, points); err != nil {
 			return fmt.Errorf("add to the leaderboard: %w", err)
 		}
 	}
 	return buckets.write(tx)
+}
+
+// sumEvents sums events' points per user and per trending bucket, so
+// that each element is written once.
+func sumEvents(events []ActivityEvent, now time.Time) (map[string]float64, *bucketPoints) {
+	users := map[string]float64{}
+	buckets := newBucketPoints(now)
+	for _, e := range events {
+		users[e.UserID] += float64(e.Points)
+		buckets.add(e.TargetType, e.TargetID, e.At, int64(e.Points))
+	}
+	return users, buckets
 }
 
 // sweep deletes the buckets that have expired by the leaderboard's clock,

@@ -267,13 +267,7 @@ func TestMetricsNames(t *testing.T) {
 // In Postgres mode the outbox's backlog and the age of its oldest event
 // are exposed, as health reports them.
 func TestPostgresMetricsOutbox(t *testing.T) {
-	dbURL, c := captureDatabase(t)
-	users := insertUsers(t, c, 1)
-	pgExec(t, c, `INSERT INTO likes (user_id) SELECT $1 FROM generate_series(1, 3)`, users[0])
-	pgExec(t, c, `UPDATE hookd.outbox SET captured_at = now() - interval '90 seconds'`)
-	app, _ := openApp(t, map[string]string{"DATABASE_URL": dbURL}) // no workers: nothing is pulled
-	srv := httptest.NewServer(app.Handler())
-	defer srv.Close()
+	app, srv := backlogApp(t)
 	fams := scrape(t, srv.URL, "")
 	if got := mustSample(t, fams, "hookd_outbox_backlog", nil); got != 3 {
 		t.Errorf("backlog %v, want 3", got)

@@ -193,12 +193,7 @@ func readInBatches(ctx context.Context, out chan<- []HourlyPoints, read func(fun
 
 // addEvents adds events' points, summed per element first.
 func (w *redkaLoader) addEvents(ctx context.Context, events []ActivityEvent, now time.Time) error {
-	users := map[string]float64{}
-	buckets := newBucketPoints(now)
-	for _, e := range events {
-		users[e.UserID] += float64(e.Points)
-		buckets.add(e.TargetType, e.TargetID, e.At, int64(e.Points))
-	}
+	users, buckets := sumEvents(events, now)
 	for user, points := range users {
 		if err := w.add(ctx, leaderboardKey, nil, user, points); err != nil {
 			return err
