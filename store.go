@@ -19,9 +19,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close()
-	// FindCandidates returns every candidate having at least one skill
-	// whose lowercase spelling is in spellings (see SkillSpellings).
-	FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error)
+	// MatchCandidates scores with m every candidate sharing a skill with
+	// m's job and returns how many share one and the matches scoring at
+	// least minScore, in no particular order.
+	MatchCandidates(ctx context.Context, m *Matcher, minScore int) (found int, matches []Match, err error)
 	// SaveOfferAnalysis replaces the job's matches with a.Matches and marks
 	// the job analysed, in one transaction.
 	SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error
@@ -147,29 +148,30 @@ WHERE c.id IN (
   SELECT cs.candidate_id FROM candidate_skills cs
   WHERE cs.skill IN (SELECT value FROM json_each(?)))`
 
-// FindCandidates looks candidates up through the candidate_skills index.
-func (s *SQLiteStore) FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error) {
-	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
+// MatchCandidates looks candidates up through the candidate_skills index,
+// by every lowercase spelling of the job's skills.
+func (s *SQLiteStore) MatchCandidates(ctx context.Context, m *Matcher, minScore int) (int, []Match, error) {
+	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(SkillSpellings(m.skills)))
 	if err != nil {
-		return nil, fmt.Errorf("find candidates: %w", err)
+		return 0, nil, fmt.Errorf("find candidates: %w", err)
 	}
 	defer rows.Close()
-	var out []Candidate
+	t := matchTally{min: minScore}
 	for rows.Next() {
 		var c Candidate
 		var skills string
 		if err := rows.Scan(&c.ID, &skills, &c.Level, &c.Location); err != nil {
-			return nil, fmt.Errorf("find candidates: %w", err)
+			return 0, nil, fmt.Errorf("find candidates: %w", err)
 		}
 		if err := json.Unmarshal([]byte(skills), &c.Skills); err != nil {
-			return nil, fmt.Errorf("candidate %s: skills are not a JSON array of strings: %w", c.ID, err)
+			return 0, nil, fmt.Errorf("candidate %s: skills are not a JSON array of strings: %w", c.ID, err)
 		}
-		out = append(out, c)
+		t.addParsed(m, ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find candidates: %w", err)
+		return 0, nil, fmt.Errorf("find candidates: %w", err)
 	}
-	return out, nil
+	return t.found, t.matches, nil
 }
 
 const insertOfferSQLite = `
