@@ -79,12 +79,12 @@ func (p *Processor) MatchCandidate(ctx context.Context, j Job) (any, error) {
 		return nil, err
 	}
 	readAt := p.Now()
-	offers, err := p.Store.FindOffers(ctx, CanonicalSkills(c.Skills))
+	offers, held, err := p.Store.FindOffers(ctx, c.ID, CanonicalSkills(c.Skills))
 	if err != nil {
 		return nil, err
 	}
 	matches := p.scoreOffers(c, offers)
-	err = p.Store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: c.ID, Matches: matches, At: p.Now(), ReadAt: readAt})
+	err = p.Store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: c.ID, Matches: matches, At: p.Now(), ReadAt: readAt, Held: held})
 	if err != nil {
 		return nil, err
 	}

@@ -177,12 +177,43 @@ func TestSkillKeyIsEqualFold(t *testing.T) {
 	}
 }
 
+// testNumbers numbers skill keys as a store would, from 1 on.
+type testNumbers map[string]uint32
+
+func (n testNumbers) of(keys []string) []uint32 {
+	out := make([]uint32, len(keys))
+	for i, k := range keys {
+		if n[k] == 0 {
+			n[k] = uint32(len(n) + 1)
+		}
+		out[i] = n[k]
+	}
+	return out
+}
+
+// scoreKept scores c with m the way the Postgres store does: kept as a
+// profile of numbered skills, read where it lies.
+func scoreKept(t *testing.T, m *Matcher, numbers testNumbers, c ParsedCandidate) (int, []string) {
+	t.Helper()
+	profile := appendProfile(nil, c, numbers.of(c.Skills))
+	jobNumbers := make([]uint32, len(m.keys))
+	for i, k := range m.keys {
+		jobNumbers[i] = numbers[k] // 0 when no candidate has the key
+	}
+	score, shared, rest, err := m.scoreProfile(profile, m.skillNumbers(jobNumbers))
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("scoreProfile: %v, %d bytes left", err, len(rest))
+	}
+	return score, shared
+}
+
 // Every matching path scores as referenceScore does, over many random
 // offers and candidates: a candidate read once (MatchScore), the same
 // candidate kept as a profile and scored where it lies (the Postgres
 // path), and one candidate against many offers (candidate matching).
 func TestMatchingAgreesWithTodaysRule(t *testing.T) {
 	g := newProfileGen(3)
+	numbers := testNumbers{}
 	for round := range 2000 {
 		job := g.offer()
 		m := NewMatcher(job)
@@ -200,41 +231,10 @@ func TestMatchingAgreesWithTodaysRule(t *testing.T) {
 			parsed := ParseCandidate("c", c)
 			got, shared = m.ScoreParsed(&parsed)
 			check("Matcher.ScoreParsed", got, shared)
-			got, shared, rest, err := m.scoreProfile(appendProfile(nil, parsed))
-			if err != nil || len(rest) != 0 {
-				t.Fatalf("scoreProfile: %v, %d bytes left", err, len(rest))
-			}
+			got, shared = scoreKept(t, m, numbers, parsed)
 			check("Matcher.scoreProfile", got, shared)
 			got, shared = NewOfferMatcher(parsed).Score(job)
 			check("OfferMatcher.Score", got, shared)
-		}
-	}
-}
-
-// A job whose skill keys share a hash (found by search) still finds each
-// of them by its text.
-func TestMatcherTellsHashClashesApart(t *testing.T) {
-	seen := map[uint32]string{}
-	var a, b string
-	for i := 0; a == ""; i++ {
-		k := skillKey(fmt.Sprintf("tool %d", i))
-		if other, ok := seen[keyHash(k)]; ok {
-			a, b = other, k
-		}
-		seen[keyHash(k)] = k
-	}
-	job := OfferProfile{Skills: []string{a, b, "Go"}, Level: "Senior", Location: "Paris"}
-	m := NewMatcher(job)
-	if !m.clash {
-		t.Fatalf("%q and %q share hash %d but the Matcher saw no clash", a, b, keyHash(a))
-	}
-	for _, skills := range [][]string{{a}, {b}, {a, b}, {"golang", b}, {"Rust"}} {
-		c := CandidateProfile{Skills: skills, Level: "Senior", Location: "Paris"}
-		want, wantShared := referenceScore(job, c)
-		parsed := ParseCandidate("c", c)
-		got, shared, _, err := m.scoreProfile(appendProfile(nil, parsed))
-		if err != nil || got != want || !slices.Equal(shared, wantShared) {
-			t.Errorf("candidate %q: (%d, %q, %v), want (%d, %q)", skills, got, shared, err, want, wantShared)
 		}
 	}
 }
@@ -259,9 +259,9 @@ func TestMatcherWithManySkills(t *testing.T) {
 // A profile that ends early is an error, never a panic.
 func TestScoreProfileRejectsTruncatedProfiles(t *testing.T) {
 	m := NewMatcher(OfferProfile{Skills: []string{"Go"}})
-	full := appendProfile(nil, ParseCandidate("c", CandidateProfile{Skills: []string{"golang", "Rust"}, Location: "Paris"}))
+	full := appendProfile(nil, ParseCandidate("c", CandidateProfile{Skills: []string{"golang", "Rust"}, Location: "Paris"}), []uint32{300, 1})
 	for n := range len(full) {
-		if _, _, _, err := m.scoreProfile(full[:n]); err == nil {
+		if _, _, _, err := m.scoreProfile(full[:n], map[uint32]int{300: 0}); err == nil {
 			t.Errorf("a profile cut to %d of %d bytes read without error", n, len(full))
 		}
 	}
@@ -473,6 +473,7 @@ func TestPostgresProfilesStayCurrentUnderConcurrentWrites(t *testing.T) {
 	if err := stores[0].refreshProfiles(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	numbers := skillNumbersIn(t, c)
 	rows, err := c.Query(context.Background(), `
 SELECT c.id::text, coalesce(c.skills, '{}'), coalesce(c.experience_level, ''), coalesce(c.location, ''), p.profile, p.skill_mask
 FROM candidates c LEFT JOIN hookd.candidate_profiles p ON p.candidate_id = c.id`)
@@ -485,7 +486,8 @@ FROM candidates c LEFT JOIN hookd.candidate_profiles p ON p.candidate_id = c.id`
 	stale := 0
 	_, err = pgx.ForEachRow(rows, []any{&cand.ID, &cand.Skills, &cand.Level, &cand.Location, &profile, &mask}, func() error {
 		parsed := ParseCandidate(cand.ID, CandidateProfile{Skills: cand.Skills, Level: cand.Level, Location: cand.Location})
-		if !slices.Equal(profile, appendProfile(nil, parsed)) || mask == nil || *mask != skillMask(parsed.Skills) {
+		ns := numbers.of(parsed.Skills)
+		if !slices.Equal(profile, appendProfile(nil, parsed, ns)) || mask == nil || *mask != skillMask(ns) {
 			stale++
 		}
 		return nil
@@ -586,14 +588,86 @@ func TestPostgresOlderProfileNeverReplacesNewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stale profileRows
-	stale.add(ParseCandidate(id, CandidateProfile{Skills: []string{"Go"}, Location: "Paris"}), first)
+	stale.add(ParseCandidate(id, CandidateProfile{Skills: []string{"Go"}, Location: "Paris"}), first, skillNumbersIn(t, c))
 	pgExec(t, c, upsertProfilesPG, stale.ids, stale.versions, stale.masks, stale.profiles, matchRules)
 	var profile []byte
 	if err := c.QueryRow(context.Background(), `SELECT profile FROM hookd.candidate_profiles WHERE candidate_id = $1`, id).Scan(&profile); err != nil {
 		t.Fatal(err)
 	}
-	want := appendProfile(nil, ParseCandidate(id, CandidateProfile{Skills: []string{"Rust"}, Location: "Paris"}))
+	numbers := skillNumbersIn(t, c)
+	want := appendProfile(nil, ParseCandidate(id, CandidateProfile{Skills: []string{"Rust"}, Location: "Paris"}), numbers.of([]string{"RUST"}))
 	if !slices.Equal(profile, want) {
 		t.Errorf("the profile read from change %d replaced the newer one", first)
 	}
+}
+
+// skillNumbersIn reads the numbers the database gave skill keys.
+func skillNumbersIn(t testing.TB, c *pgx.Conn) testNumbers {
+	t.Helper()
+	rows, err := c.Query(context.Background(), `SELECT key, id FROM hookd.skill_keys`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers := testNumbers{}
+	var key string
+	var n uint32
+	if _, err := pgx.ForEachRow(rows, []any{&key, &n}, func() error { numbers[key] = n; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return numbers
+}
+
+// A candidate matched while a job's analysis is being saved: the analysis
+// took its time before the matching read the offers but committed after,
+// so the matching neither saw the offer nor its rows. The analysis's row
+// for the candidate must survive the matching's save, in both stores.
+func TestCandidateMatchingLeavesRowsItDidNotSee(t *testing.T) {
+	check := func(t *testing.T, store Store, jobID, candidateID string) {
+		ctx := context.Background()
+		task := CandidateTask{CandidateID: candidateID, Row: &CandidateRow{Skills: []string{"golang"}, Level: "Senior", Location: "Paris"}}
+		cand, err := store.FindCandidate(ctx, task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offers, held, err := store.FindOffers(ctx, cand.ID, CanonicalSkills(cand.Skills))
+		if err != nil || len(offers) != 0 || len(held) != 0 {
+			t.Fatalf("before the analysis: offers %v, held %v, %v", offers, held, err)
+		}
+		readAt := time.Now()
+		analysis := &Processor{Store: store, Log: testLogger(), MinMatchScore: 40, Timezone: time.UTC,
+			Now: func() time.Time { return readAt.Add(-time.Second) }}
+		payload := fmt.Appendf(nil, `{"jobId":%q,"title":"Go developer","requiredSkills":["Go"],"location":"Paris"}`, jobID)
+		if _, err := analysis.AnalyzeOffer(ctx, Job{Queue: QueueJobAnalysis, Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+		err = store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: cand.ID, At: time.Now(), ReadAt: readAt, Held: held})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, held, err = store.FindOffers(ctx, cand.ID, nil)
+		if err != nil || !slices.Equal(held, []string{jobID}) {
+			t.Errorf("after the matching: the candidate's matches are on %v (%v), want the analysis's row on %s", held, err, jobID)
+		}
+	}
+	t.Run("embedded", func(t *testing.T) {
+		db, err := OpenDB(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		check(t, OpenSQLiteStore(db), "job-1", "c-1")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dbURL := migratedDatabase(t)
+		c := connect(t, dbURL)
+		const cand = "c0000000-0000-4000-8000-000000000001"
+		pgExec(t, c, `INSERT INTO jobs (id, title) VALUES ($1, 'Go developer')`, jobGo)
+		pgExec(t, c, `INSERT INTO candidates (id, skills, experience_level, location) VALUES ($1, '{golang}', 'Senior', 'Paris')`, cand)
+		pg, err := OpenPostgres(dbURL, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		check(t, pg, jobGo, cand)
+	})
 }

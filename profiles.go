@@ -13,7 +13,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"unicode"
@@ -74,76 +73,55 @@ func smallestFold(r rune) rune {
 	return least
 }
 
-// keyHash is a skill key's 32-bit FNV-1a hash: kept with each key of a
-// profile, so that scoring finds the job's skills among a candidate's by
-// number, and compares the text only when the numbers agree.
-func keyHash(key string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return h.Sum32()
-}
-
-// skillMask is a 64-bit summary of skill keys: one bit per key, chosen by
-// its hash. A candidate can share a skill with a job only if their masks
-// share a bit, so the mask filters candidates in the database before the
-// exact comparison.
-func skillMask(keys []string) int64 {
+// skillMask is a 64-bit summary of a candidate's or a job's skills, given
+// by the numbers a store gave their keys: bit (number % 64) of each. A
+// candidate can share a skill with a job only if their masks share a bit,
+// so the mask filters candidates in the database before the exact
+// comparison; while a store has numbered at most 64 skills, it is exact.
+func skillMask(numbers []uint32) int64 {
 	var m uint64
-	for _, k := range keys {
-		m |= 1 << (keyHash(k) % 64)
+	for _, n := range numbers {
+		m |= 1 << (n % 64)
 	}
 	return int64(m)
 }
 
 // A profile is kept as bytes: the level and the remote flag (one byte
 // each); the city, preceded by its length as a uvarint; the number of
-// skill keys as a uvarint, then each key as its keyHash (4 bytes, little
-// endian), its length (uvarint) and its text. The candidate's id is kept
-// beside it, so that a profile holds only what the rules read.
-// Matcher.scoreProfile reads it.
+// skills as a uvarint, then the number the store gave each skill key, a
+// uvarint each. The candidate's id is kept beside it, so that a profile
+// holds only what the rules read. Matcher.scoreProfile reads it.
 
-// appendProfile appends c's profile, without its id, to dst.
-func appendProfile(dst []byte, c ParsedCandidate) []byte {
+// appendProfile appends c's profile, without its id, to dst; numbers[i]
+// is the number of c.Skills[i].
+func appendProfile(dst []byte, c ParsedCandidate, numbers []uint32) []byte {
 	remote := byte(0)
 	if c.Remote {
 		remote = 1
 	}
 	dst = append(dst, byte(c.Level), remote)
-	dst = appendString(dst, c.City)
-	dst = binary.AppendUvarint(dst, uint64(len(c.Skills)))
-	for _, k := range c.Skills {
-		dst = binary.LittleEndian.AppendUint32(dst, keyHash(k))
-		dst = appendString(dst, k)
+	dst = binary.AppendUvarint(dst, uint64(len(c.City)))
+	dst = append(dst, c.City...)
+	dst = binary.AppendUvarint(dst, uint64(len(numbers)))
+	for _, n := range numbers {
+		dst = binary.AppendUvarint(dst, uint64(n))
 	}
 	return dst
 }
 
-func appendString(dst []byte, s string) []byte {
-	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
-}
-
 var errBadProfile = errors.New("malformed candidate profile")
 
-// nextString splits a string appended by appendString off the start of b.
-func nextString(b []byte) (s, rest []byte, err error) {
-	n, size := binary.Uvarint(b)
-	if size <= 0 || n > uint64(len(b)-size) {
-		return nil, nil, errBadProfile
-	}
-	end := size + int(n)
-	return b[size:end], b[end:], nil
-}
-
-// matchRules fingerprints the rules a profile is read by, so that a
-// profile kept by a hookd whose rules differ (another skill dictionary,
-// another reading of levels or places) is read again rather than trusted.
-// It covers the rules' data (the dictionary, the level names, the remote
-// place names) and, for the code that reads them, its answers on probes:
-// every spelling the data holds, in three casings, and text that exercises
-// case folding, accents and spacing.
+// matchRules fingerprints the rules a profile is read by, and the form it
+// is kept in, so that a profile kept by a hookd whose rules differ
+// (another skill dictionary, another reading of levels or places, another
+// layout of the bytes) is read again rather than trusted. It covers the
+// rules' data (the dictionary, the level names, the remote place names)
+// and, for the code, its answers on probes: the profiles, as kept, of
+// every spelling the data holds in three casings and of text that
+// exercises case folding, accents and spacing.
 var matchRules = func() int64 {
 	h := sha256.New()
-	fmt.Fprintf(h, "profile format 1\n%s\n", builtinSkillFile)
+	fmt.Fprintf(h, "%s\n", builtinSkillFile)
 	var probes []string
 	for name, aliases := range builtinSkills().aliases {
 		probes = append(probes, name)
@@ -160,8 +138,12 @@ var matchRules = func() int64 {
 	slices.Sort(probes)
 	for _, p := range probes {
 		for _, s := range []string{p, strings.ToUpper(p), capitalise(p)} {
-			c := ParseCandidate("", CandidateProfile{Skills: []string{s}, Level: s, Location: s})
-			fmt.Fprintf(h, "%q %q %d %q %v\n", s, c.Skills, c.Level, c.City, c.Remote)
+			c := ParseCandidate("", CandidateProfile{Skills: []string{s, "Go", "Rust"}, Level: s, Location: s})
+			numbers := make([]uint32, len(c.Skills))
+			for i := range numbers {
+				numbers[i] = uint32(200 + i)
+			}
+			fmt.Fprintf(h, "%q %q %x\n", s, c.Skills, appendProfile(nil, c, numbers))
 		}
 	}
 	return int64(binary.BigEndian.Uint64(h.Sum(nil)))

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -72,19 +73,17 @@ func (s *PostgresStore) refreshBatch(ctx context.Context) (int, error) {
 			return err
 		}
 		taken = len(changes)
-		ids := make([]string, 0, len(version))
-		for id := range version {
-			ids = append(ids, id)
-		}
-		rows, _ := tx.Query(ctx, changedCandidatesPG, ids)
-		var p profileRows
-		var c Candidate
-		_, err = pgx.ForEachRow(rows, []any{&c.ID, &c.Skills, &c.Level, &c.Location}, func() error {
-			p.add(ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}), version[c.ID])
-			return nil
-		})
+		candidates, err := readChanged(ctx, tx, version)
 		if err != nil {
-			return fmt.Errorf("read candidates: %w", err)
+			return err
+		}
+		numbers, err := numberSkills(ctx, tx, candidates)
+		if err != nil {
+			return err
+		}
+		var p profileRows
+		for _, c := range candidates {
+			p.add(c, version[c.ID], numbers)
 		}
 		b := &pgx.Batch{}
 		b.Queue(upsertProfilesPG, p.ids, p.versions, p.masks, p.profiles, matchRules)
@@ -113,6 +112,67 @@ func claimChanges(ctx context.Context, tx pgx.Tx) ([]int64, map[string]int64, er
 	return ids, version, nil
 }
 
+// readChanged reads the candidates of version (those still there) with
+// the rules.
+func readChanged(ctx context.Context, tx pgx.Tx, version map[string]int64) ([]ParsedCandidate, error) {
+	ids := make([]string, 0, len(version))
+	for id := range version {
+		ids = append(ids, id)
+	}
+	rows, _ := tx.Query(ctx, changedCandidatesPG, ids)
+	var out []ParsedCandidate
+	var c Candidate
+	_, err := pgx.ForEachRow(rows, []any{&c.ID, &c.Skills, &c.Level, &c.Location}, func() error {
+		out = append(out, ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read candidates: %w", err)
+	}
+	return out, nil
+}
+
+const skillNumbersPG = `SELECT key, id FROM hookd.skill_keys WHERE key = ANY($1::text[])`
+
+// In key order, so that two hookd numbering the same new keys wait for
+// each other rather than deadlock.
+const numberSkillsPG = `
+INSERT INTO hookd.skill_keys (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+ON CONFLICT (key) DO NOTHING`
+
+// numberSkills returns the number of every skill key of candidates,
+// numbering the keys met for the first time.
+func numberSkills(ctx context.Context, tx pgx.Tx, candidates []ParsedCandidate) (map[string]uint32, error) {
+	var keys []string
+	for _, c := range candidates {
+		keys = append(keys, c.Skills...)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	numbers := make(map[string]uint32, len(keys))
+	read := func() error {
+		rows, _ := tx.Query(ctx, skillNumbersPG, keys)
+		var key string
+		var n uint32
+		_, err := pgx.ForEachRow(rows, []any{&key, &n}, func() error { numbers[key] = n; return nil })
+		return err
+	}
+	if err := read(); err != nil {
+		return nil, fmt.Errorf("read skill numbers: %w", err)
+	}
+	if len(numbers) == len(keys) {
+		return numbers, nil
+	}
+	missing := slices.DeleteFunc(keys, func(k string) bool { _, ok := numbers[k]; return ok })
+	if _, err := tx.Exec(ctx, numberSkillsPG, missing); err != nil {
+		return nil, fmt.Errorf("number skills: %w", err)
+	}
+	if err := read(); err != nil {
+		return nil, fmt.Errorf("read skill numbers: %w", err)
+	}
+	return numbers, nil
+}
+
 // profileRows are profiles to upsert, as parallel arrays.
 type profileRows struct {
 	ids      []string
@@ -121,22 +181,34 @@ type profileRows struct {
 	profiles [][]byte
 }
 
-func (p *profileRows) add(c ParsedCandidate, version int64) {
+func (p *profileRows) add(c ParsedCandidate, version int64, numbers map[string]uint32) {
+	ns := make([]uint32, len(c.Skills))
+	for i, k := range c.Skills {
+		ns[i] = numbers[k]
+	}
 	p.ids = append(p.ids, c.ID)
 	p.versions = append(p.versions, version)
-	p.masks = append(p.masks, skillMask(c.Skills))
-	p.profiles = append(p.profiles, appendProfile(nil, c))
+	p.masks = append(p.masks, skillMask(ns))
+	p.profiles = append(p.profiles, appendProfile(nil, c, ns))
 }
 
-// One pass over the profiles: in one value, each profile read by these
-// rules that may share a skill with the job, its candidate's id first (16
-// bytes), and the ids of the candidates whose profiles other rules read.
-// One value rather than a row per candidate: reading tens of thousands of
-// rows cost more than scanning the table.
+// One pass over the profiles. It returns the numbers of the job's skill
+// keys ($2, a JSON array; 0 for a key no candidate has); in one value,
+// each profile read by these rules ($1) that may share a skill with the
+// job, its candidate's id first (16 bytes); and the ids of the candidates
+// whose profiles other rules read. One value rather than a row per
+// candidate: reading tens of thousands of rows cost more than scanning the
+// table.
 const scanProfilesPG = `
-SELECT string_agg(uuid_send(candidate_id) || profile, ''::bytea) FILTER (WHERE rules = $1 AND skill_mask & $2 <> 0),
-       array_agg(candidate_id) FILTER (WHERE rules <> $1)
-FROM hookd.candidate_profiles`
+WITH job AS MATERIALIZED (
+  SELECT array_agg(coalesce(s.id, 0) ORDER BY j.i) AS numbers, coalesce(bit_or(1::bigint << (s.id % 64)), 0) AS mask
+  FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS j (key, i)
+  LEFT JOIN hookd.skill_keys s ON s.key = j.key)
+SELECT job.numbers, p.profiles, p.others
+FROM job, LATERAL (
+  SELECT string_agg(uuid_send(candidate_id) || profile, ''::bytea) FILTER (WHERE rules = $1 AND skill_mask & job.mask <> 0) AS profiles,
+         array_agg(candidate_id) FILTER (WHERE rules <> $1) AS others
+  FROM hookd.candidate_profiles) AS p`
 
 // The candidates whose profiles other rules read, as they are. Read after
 // the pass, so possibly fresher than it: each candidate is still read once,
@@ -157,57 +229,73 @@ func (s *PostgresStore) MatchCandidates(ctx context.Context, m *Matcher, minScor
 		return 0, nil, err
 	}
 	t := matchTally{min: minScore}
-	others, err := s.scanProfiles(ctx, skillMask(m.keys), func(profiles []byte) error { return t.addProfiles(m, profiles) })
+	scan, err := s.scanProfiles(ctx, m.keys)
+	if err == nil {
+		err = t.addProfiles(m, m.skillNumbers(scan.numbers), scan.profiles)
+	}
 	if err != nil {
 		return 0, nil, classifyPG(fmt.Errorf("find candidates: %w", err))
 	}
-	if len(others) == 0 {
+	if len(scan.others) == 0 {
 		return t.found, t.matches, nil
 	}
-	if err := s.scanRaw(ctx, others, func(c ParsedCandidate) { t.addParsed(m, c) }); err != nil {
+	if err := s.scanRaw(ctx, scan.others, func(c ParsedCandidate) { t.addParsed(m, c) }); err != nil {
 		return 0, nil, classifyPG(fmt.Errorf("find candidates: %w", err))
 	}
-	if _, err := s.pool.Exec(ctx, noteChangedPG, others); err != nil {
+	if _, err := s.pool.Exec(ctx, noteChangedPG, scan.others); err != nil {
 		return 0, nil, classifyPG(fmt.Errorf("note profiles read by other rules: %w", err))
 	}
 	return t.found, t.matches, nil
 }
 
-// scanProfiles hands read the profiles scanProfilesPG returns and returns
-// the ids of the candidates whose profiles other rules read. It asks for
-// the profiles in binary, which pgx's default mode cannot, so it speaks to
-// the connection itself; the statement is still unnamed and its parameters
-// text, as a transaction pooler requires.
-func (s *PostgresStore) scanProfiles(ctx context.Context, mask int64, read func([]byte) error) ([]string, error) {
+// profileScan is what scanProfilesPG returns.
+type profileScan struct {
+	numbers  []uint32 // of the job's skill keys, in order
+	profiles []byte
+	others   []string
+}
+
+// scanProfiles runs scanProfilesPG for a job whose skill keys are keys. It
+// asks for the profiles in binary, which pgx's default mode cannot, so it
+// speaks to the connection itself; the statement is still unnamed and its
+// parameters text, as a transaction pooler requires.
+func (s *PostgresStore) scanProfiles(ctx context.Context, keys []string) (profileScan, error) {
+	var scan profileScan
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return scan, err
 	}
 	defer conn.Release()
-	params := [][]byte{strconv.AppendInt(nil, matchRules, 10), strconv.AppendInt(nil, mask, 10)}
-	res := conn.Conn().PgConn().ExecParams(ctx, scanProfilesPG, params, nil, nil, []int16{pgx.BinaryFormatCode, pgx.TextFormatCode}).Read()
+	params := [][]byte{strconv.AppendInt(nil, matchRules, 10), []byte(jsonText(keys))}
+	formats := []int16{pgx.TextFormatCode, pgx.BinaryFormatCode, pgx.TextFormatCode}
+	res := conn.Conn().PgConn().ExecParams(ctx, scanProfilesPG, params, nil, nil, formats).Read()
 	if res.Err != nil {
-		return nil, res.Err
+		return scan, res.Err
 	}
 	if len(res.Rows) != 1 {
-		return nil, fmt.Errorf("read profiles: %d rows, want 1", len(res.Rows))
+		return scan, fmt.Errorf("read profiles: %d rows, want 1", len(res.Rows))
 	}
-	var others []string
-	if err := conn.Conn().TypeMap().Scan(pgtype.UUIDArrayOID, pgx.TextFormatCode, res.Rows[0][1], &others); err != nil {
-		return nil, fmt.Errorf("read profiles: %w", err)
+	row, types := res.Rows[0], conn.Conn().TypeMap()
+	if err := types.Scan(pgtype.Int8ArrayOID, pgx.TextFormatCode, row[0], &scan.numbers); err != nil {
+		return scan, fmt.Errorf("read skill numbers: %w", err)
 	}
-	return others, read(res.Rows[0][0])
+	if err := types.Scan(pgtype.UUIDArrayOID, pgx.TextFormatCode, row[2], &scan.others); err != nil {
+		return scan, fmt.Errorf("read profiles: %w", err)
+	}
+	scan.profiles = row[1]
+	return scan, nil
 }
 
 // addProfiles scores each profile of b, a concatenation of candidate ids
-// (16 bytes) each followed by its profile.
-func (t *matchTally) addProfiles(m *Matcher, b []byte) error {
+// (16 bytes) each followed by its profile; at maps skill numbers to the
+// job's skills.
+func (t *matchTally) addProfiles(m *Matcher, at map[uint32]int, b []byte) error {
 	for len(b) > 0 {
 		if len(b) < 16 {
 			return errBadProfile
 		}
 		id := b[:16]
-		score, shared, rest, err := m.scoreProfile(b[16:])
+		score, shared, rest, err := m.scoreProfile(b[16:], at)
 		if err != nil {
 			return fmt.Errorf("candidate %s: %w", formatUUID(id), err)
 		}

@@ -71,8 +71,6 @@ type Matcher struct {
 	skills   []string       // the job's skills, canonical and sorted
 	keyAt    map[string]int // skill key → index in skills of the first skill with that key
 	keys     []string       // the skill key of each of skills
-	hashAt   map[uint32]int // keyHash → index in skills of the first skill with that hash
-	clash    bool           // two of the job's keys share a hash: hashAt cannot tell them apart
 	level    int            // the job's level; 0 when it names no known level
 	city     string         // cityKey of the job's location
 	anywhere bool           // the job is remote or has no location
@@ -88,19 +86,11 @@ func NewMatcher(job OfferProfile) *Matcher {
 	skills := CanonicalSkills(job.Skills) // a no-op for well-formed profiles
 	keys := make([]string, len(skills))
 	keyAt := make(map[string]int, len(skills))
-	hashAt := make(map[uint32]int, len(skills))
-	clash := false
 	for i, s := range skills {
 		keys[i] = skillKey(s)
-		if _, ok := keyAt[keys[i]]; ok {
-			continue
+		if _, ok := keyAt[keys[i]]; !ok {
+			keyAt[keys[i]] = i
 		}
-		keyAt[keys[i]] = i
-		if _, ok := hashAt[keyHash(keys[i])]; ok {
-			clash = true
-			continue
-		}
-		hashAt[keyHash(keys[i])] = i
 	}
 	level, _ := ParseLevel(job.Level)
 	city := cityKey(job.Location)
@@ -108,8 +98,6 @@ func NewMatcher(job OfferProfile) *Matcher {
 		skills:   skills,
 		keyAt:    keyAt,
 		keys:     keys,
-		hashAt:   hashAt,
-		clash:    clash,
 		level:    level,
 		city:     city,
 		anywhere: city == "" || remoteLocations[city],
@@ -133,18 +121,34 @@ func (m *Matcher) ScoreParsed(c *ParsedCandidate) (int, []string) {
 	return matchTotal(len(m.skills), shared, levelPoints(m.level, c.Level), m.placePoints(c.City == m.city, c.Remote)), m.sharedNames(shared)
 }
 
+// skillNumbers maps the numbers a store gave skill keys to the job's
+// skills: numbers[i] is the number of the key of the job's i-th skill, 0
+// when the store has none (no candidate has that skill). For
+// scoreProfile.
+func (m *Matcher) skillNumbers(numbers []uint32) map[uint32]int {
+	at := make(map[uint32]int, len(numbers))
+	for i, n := range numbers {
+		if n != 0 && m.keyAt[m.keys[i]] == i {
+			at[n] = i
+		}
+	}
+	return at
+}
+
 // scoreProfile is ScoreParsed for a profile kept by appendProfile, read
-// where it lies: a key is looked for by its hash and its text compared
-// only then, and nothing is copied. It returns the rest of b.
-func (m *Matcher) scoreProfile(b []byte) (int, []string, []byte, error) {
+// where it lies; at maps its skill numbers to the job's skills (see
+// skillNumbers). It returns the rest of b.
+func (m *Matcher) scoreProfile(b []byte, at map[uint32]int) (int, []string, []byte, error) {
 	if len(b) < 2 {
 		return 0, nil, nil, errBadProfile
 	}
 	level, remote := int(b[0]), b[1] == 1
-	city, b, err := nextString(b[2:])
-	if err != nil {
-		return 0, nil, nil, err
+	n, size := binary.Uvarint(b[2:])
+	if size <= 0 || n > uint64(len(b)-2-size) {
+		return 0, nil, nil, errBadProfile
 	}
+	city := b[2+size : 2+size+int(n)]
+	b = b[2+size+int(n):]
 	count, size := binary.Uvarint(b)
 	if size <= 0 {
 		return 0, nil, nil, errBadProfile
@@ -153,15 +157,12 @@ func (m *Matcher) scoreProfile(b []byte) (int, []string, []byte, error) {
 	clear(m.has)
 	shared := 0
 	for range count {
-		if len(b) < 4 {
+		number, size := binary.Uvarint(b)
+		if size <= 0 {
 			return 0, nil, nil, errBadProfile
 		}
-		hash := binary.LittleEndian.Uint32(b)
-		var key []byte
-		if key, b, err = nextString(b[4:]); err != nil {
-			return 0, nil, nil, err
-		}
-		if i, ok := m.skillOf(hash, key); ok && !m.has[i] {
+		b = b[size:]
+		if i, ok := at[uint32(number)]; ok && !m.has[i] {
 			m.has[i] = true
 			shared++
 		}
@@ -171,19 +172,6 @@ func (m *Matcher) scoreProfile(b []byte) (int, []string, []byte, error) {
 	}
 	points := matchTotal(len(m.skills), shared, levelPoints(m.level, level), m.placePoints(string(city) == m.city, remote))
 	return points, m.sharedNames(shared), b, nil
-}
-
-// skillOf finds the job's skill whose key is key, hash being its keyHash.
-func (m *Matcher) skillOf(hash uint32, key []byte) (int, bool) {
-	i, ok := m.hashAt[hash]
-	switch {
-	case !ok:
-		return 0, false
-	case m.clash:
-		i, ok = m.keyAt[string(key)]
-		return i, ok
-	}
-	return i, string(key) == m.keys[i]
 }
 
 // matchTotal is MatchScore's sum for a job of n skills, shared of them

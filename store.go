@@ -31,8 +31,9 @@ type Store interface {
 	// permanent error.
 	FindCandidate(ctx context.Context, t CandidateTask) (Candidate, error)
 	// FindOffers returns the analysed job offers whose extracted skills
-	// share one of the canonical skills.
-	FindOffers(ctx context.Context, skills []string) ([]Offer, error)
+	// share one of the canonical skills and, read at the same moment, the
+	// jobs holding a match of the candidate.
+	FindOffers(ctx context.Context, candidateID string, skills []string) (offers []Offer, held []string, err error)
 	// SaveCandidateMatches replaces the candidate's matches with
 	// m.Matches, except on the jobs analysed after m.ReadAt, and keeps
 	// each job's candidates_count true, in one transaction.
@@ -87,6 +88,10 @@ type CandidateMatches struct {
 	// scored against this candidate by its own analysis, from fresher
 	// data: its row is left as that analysis wrote it.
 	ReadAt time.Time
+	// Held are the jobs holding a match of the candidate when the offers
+	// were read: only their rows can be stale. A row written since, by an
+	// analysis the read did not see, is left alone.
+	Held []string
 }
 
 // Match is one scored candidate for a job.
@@ -478,30 +483,44 @@ func (s *SQLiteStore) FindCandidate(ctx context.Context, t CandidateTask) (Candi
 	return c, nil
 }
 
+// One statement, so that the offers and the held jobs are read at one
+// moment; a held job comes with a NULL skills column.
 const findOffersSQLite = `
 SELECT j.id, j.extracted_skills, coalesce(j.experience_level, ''), coalesce(j.location, '')
 FROM jobs j
 WHERE j.analysis_completed = 1 AND j.id IN (
-  SELECT os.job_id FROM offer_skills os WHERE os.skill IN (SELECT value FROM json_each(?)))`
+  SELECT os.job_id FROM offer_skills os WHERE os.skill IN (SELECT value FROM json_each(?2)))
+UNION ALL
+SELECT job_id, NULL, '', '' FROM job_matches WHERE candidate_id = ?1`
 
 // FindOffers looks analysed job offers up through the offer_skills index.
-func (s *SQLiteStore) FindOffers(ctx context.Context, skills []string) ([]Offer, error) {
-	rows, err := s.db.r.QueryContext(ctx, findOffersSQLite, jsonText(skills))
+func (s *SQLiteStore) FindOffers(ctx context.Context, candidateID string, skills []string) ([]Offer, []string, error) {
+	rows, err := s.db.r.QueryContext(ctx, findOffersSQLite, candidateID, jsonText(skills))
 	if err != nil {
-		return nil, fmt.Errorf("find job offers: %w", err)
+		return nil, nil, fmt.Errorf("find job offers: %w", err)
 	}
-	offers, err := collectRows(rows, func(scan func(...any) error) (Offer, error) {
+	defer rows.Close()
+	var offers []Offer
+	var held []string
+	for rows.Next() {
 		var o Offer
-		var skills string
-		if err := scan(&o.ID, &skills, &o.Level, &o.Location); err != nil {
-			return o, err
+		var skills sql.NullString
+		if err := rows.Scan(&o.ID, &skills, &o.Level, &o.Location); err != nil {
+			return nil, nil, fmt.Errorf("find job offers: %w", err)
 		}
-		return o, json.Unmarshal([]byte(skills), &o.Skills)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find job offers: %w", err)
+		if !skills.Valid {
+			held = append(held, o.ID)
+			continue
+		}
+		if err := json.Unmarshal([]byte(skills.String), &o.Skills); err != nil {
+			return nil, nil, fmt.Errorf("job %s: extracted skills: %w", o.ID, err)
+		}
+		offers = append(offers, o)
 	}
-	return offers, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("find job offers: %w", err)
+	}
+	return offers, held, nil
 }
 
 // A candidate's matches arrive as one JSON array, as a job's do.
@@ -517,6 +536,7 @@ const deleteStaleCandidateMatchesSQLite = `
 DELETE FROM job_matches
 WHERE candidate_id = ?1 AND job_id NOT IN (SELECT m.value ->> 'job' FROM json_each(?2) AS m)
   AND job_id NOT IN (SELECT id FROM jobs WHERE analyzed_at > ?3)
+  AND job_id IN (SELECT value FROM json_each(?4))
 RETURNING job_id`
 
 // candidates_count is the number of a job's match rows, counted again for
@@ -545,7 +565,7 @@ func (s *SQLiteStore) SaveCandidateMatches(ctx context.Context, m CandidateMatch
 		if _, err := tx.Exec(upsertCandidateMatchesSQLite, m.CandidateID, timeText(m.At), matches, readAt); err != nil {
 			return fmt.Errorf("upsert matches: %w", err)
 		}
-		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches, readAt)
+		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches, readAt, jsonText(m.Held))
 		if err != nil {
 			return fmt.Errorf("delete stale matches: %w", err)
 		}

@@ -13,8 +13,16 @@ CREATE TABLE hookd.candidate_profiles (
   candidate_id uuid   PRIMARY KEY REFERENCES candidates (id) ON DELETE CASCADE ON UPDATE CASCADE,
   version      bigint NOT NULL, -- the last change it reads (hookd.candidate_changes.id)
   rules        bigint NOT NULL, -- the fingerprint of the rules that read it
-  skill_mask   bigint NOT NULL, -- a bit per skill key: a filter, never the answer
+  skill_mask   bigint NOT NULL, -- bit (id % 64) of each of its skills: a filter, never the answer
   profile      bytea  NOT NULL
+);
+
+-- A number for each skill as the rules compare skills (its key), so that
+-- a profile holds a byte or two per skill rather than its text. Numbers
+-- are never reused: a profile's numbers mean the same forever.
+CREATE TABLE hookd.skill_keys (
+  id  integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  key text    NOT NULL UNIQUE
 );
 
 -- Candidates written since their profile was read. Rows are only ever
