@@ -184,13 +184,15 @@ INSERT INTO jobs (id, company_id, title, description, location, required_skills,
 VALUES (?, nullif(?, ''), ?, nullif(?, ''), nullif(?, ''), ?, nullif(?, ''), ?)
 ON CONFLICT (id) DO NOTHING`
 
-// Matches arrive as one JSON array: one statement upserts them all.
+// Matches arrive as one JSON array: one statement upserts them all, and
+// leaves the rows that are already right as they are.
 const upsertMatchesSQLite = `
 INSERT INTO job_matches (id, job_id, candidate_id, match_score, matched_skills, created_at)
 SELECT m.value ->> 'id', ?1, m.value ->> 'candidate', m.value ->> 'score', m.value -> 'skills', ?2
 FROM json_each(?3) AS m WHERE true
 ON CONFLICT (job_id, candidate_id) DO UPDATE
-SET match_score = excluded.match_score, matched_skills = excluded.matched_skills`
+SET match_score = excluded.match_score, matched_skills = excluded.matched_skills
+WHERE (match_score, matched_skills) IS NOT (excluded.match_score, excluded.matched_skills)`
 
 const deleteStaleMatchesSQLite = `
 DELETE FROM job_matches
@@ -275,8 +277,8 @@ SET engagement_score = engagement_score + ?,
     last_activity_at = max(coalesce(last_activity_at, ''), ?)
 WHERE id = ?`
 
-// RecordActivities writes the batch in one transaction of hookd.db's
-// writer (see recordActivities).
+// RecordActivities writes the batch in one durable transaction of
+// hookd.db's writer (see recordActivities and write).
 func (s *SQLiteStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
 	out, err := WriteResult(ctx, s.db, func(tx *WriteTx) ([]Recorded, error) {
 		return recordActivities(tx, recs), nil
@@ -356,11 +358,14 @@ func inSavepoint[T any](tx *WriteTx, fn func() (T, error)) (result T, err error)
 	return fn()
 }
 
-// write runs fn through hookd.db's group-commit writer: the results of
-// concurrent workers share transactions and fsyncs with each other and
-// with the queue's writes.
+// write runs fn through hookd.db's group-commit writer, without waiting
+// for the disk (DB.WriteUnsynced): a result lost in a power cut is lost
+// with its job's ack, which comes after it in the WAL, so the job runs
+// again. Activities are the exception (RecordActivities): the
+// leaderboard hears of them once they are written, and must not hear of
+// the same activity twice.
 func (s *SQLiteStore) write(ctx context.Context, what string, fn func(tx *WriteTx) error) error {
-	if err := s.db.Write(ctx, fn); err != nil {
+	if err := s.db.WriteUnsynced(ctx, fn); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
