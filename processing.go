@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -65,17 +64,10 @@ func (p *Processor) AnalyzeOffer(ctx context.Context, j Job) (any, error) {
 }
 
 // matchCandidates scores the candidates sharing a skill with the job
-// (found counts them) and keeps those scoring at least MinMatchScore, best
-// first.
+// (found counts them) and keeps those scoring at least MinMatchScore, in
+// no particular order: the stores write them in the order they index them.
 func (p *Processor) matchCandidates(ctx context.Context, job OfferProfile) (int, []Match, error) {
-	found, matches, err := p.Store.MatchCandidates(ctx, NewMatcher(job), p.MinMatchScore)
-	if err != nil {
-		return 0, nil, err
-	}
-	slices.SortFunc(matches, func(a, b Match) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.CandidateID, b.CandidateID))
-	})
-	return found, matches, nil
+	return p.Store.MatchCandidates(ctx, NewMatcher(job), p.MinMatchScore)
 }
 
 // matchTally counts the candidates sharing a skill with a job and keeps

@@ -229,61 +229,76 @@ func (s *PostgresStore) MatchCandidates(ctx context.Context, m *Matcher, minScor
 		return 0, nil, err
 	}
 	t := matchTally{min: minScore}
-	scan, err := s.scanProfiles(ctx, m.keys)
-	if err == nil {
-		err = t.addProfiles(m, m.skillNumbers(scan.numbers), scan.profiles)
-	}
+	var others []string
+	err := s.scanProfiles(ctx, m.keys, func(scan profileScan) error {
+		others = scan.others
+		return t.addProfiles(m, m.skillNumbers(scan.numbers), scan.profiles)
+	})
 	if err != nil {
 		return 0, nil, classifyPG(fmt.Errorf("find candidates: %w", err))
 	}
-	if len(scan.others) == 0 {
+	if len(others) == 0 {
 		return t.found, t.matches, nil
 	}
-	if err := s.scanRaw(ctx, scan.others, func(c ParsedCandidate) { t.addParsed(m, c) }); err != nil {
+	if err := s.scanRaw(ctx, others, func(c ParsedCandidate) { t.addParsed(m, c) }); err != nil {
 		return 0, nil, classifyPG(fmt.Errorf("find candidates: %w", err))
 	}
-	if _, err := s.pool.Exec(ctx, noteChangedPG, scan.others); err != nil {
+	if _, err := s.pool.Exec(ctx, noteChangedPG, others); err != nil {
 		return 0, nil, classifyPG(fmt.Errorf("note profiles read by other rules: %w", err))
 	}
 	return t.found, t.matches, nil
 }
 
-// profileScan is what scanProfilesPG returns.
+// profileScan is what scanProfilesPG returns. profiles lies in the
+// connection's buffer: it is valid only during scanProfiles's read.
 type profileScan struct {
 	numbers  []uint32 // of the job's skill keys, in order
 	profiles []byte
 	others   []string
 }
 
-// scanProfiles runs scanProfilesPG for a job whose skill keys are keys. It
-// asks for the profiles in binary, which pgx's default mode cannot, so it
-// speaks to the connection itself; the statement is still unnamed and its
-// parameters text, as a transaction pooler requires.
-func (s *PostgresStore) scanProfiles(ctx context.Context, keys []string) (profileScan, error) {
-	var scan profileScan
+// scanProfiles runs scanProfilesPG for a job whose skill keys are keys
+// and hands what it returns to read. It asks for the profiles in binary,
+// which pgx's default mode cannot, so it speaks to the connection itself;
+// the statement is still unnamed and its parameters text, as a
+// transaction pooler requires.
+func (s *PostgresStore) scanProfiles(ctx context.Context, keys []string, read func(profileScan) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return scan, err
+		return err
 	}
 	defer conn.Release()
 	params := [][]byte{strconv.AppendInt(nil, matchRules, 10), []byte(jsonText(keys))}
 	formats := []int16{pgx.TextFormatCode, pgx.BinaryFormatCode, pgx.TextFormatCode}
-	res := conn.Conn().PgConn().ExecParams(ctx, scanProfilesPG, params, nil, nil, formats).Read()
-	if res.Err != nil {
-		return scan, res.Err
+	rr := conn.Conn().PgConn().ExecParams(ctx, scanProfilesPG, params, nil, nil, formats)
+	rows := 0
+	for rr.NextRow() {
+		if rows++; rows > 1 {
+			break
+		}
+		if err = readScan(conn.Conn().TypeMap(), rr.Values(), read); err != nil {
+			break
+		}
 	}
-	if len(res.Rows) != 1 {
-		return scan, fmt.Errorf("read profiles: %d rows, want 1", len(res.Rows))
+	if _, cerr := rr.Close(); cerr != nil {
+		return cerr
 	}
-	row, types := res.Rows[0], conn.Conn().TypeMap()
+	if err == nil && rows != 1 {
+		err = fmt.Errorf("read profiles: %d rows, want 1", rows)
+	}
+	return err
+}
+
+// readScan decodes the row of scanProfilesPG and hands it to read.
+func readScan(types *pgtype.Map, row [][]byte, read func(profileScan) error) error {
+	scan := profileScan{profiles: row[1]}
 	if err := types.Scan(pgtype.Int8ArrayOID, pgx.TextFormatCode, row[0], &scan.numbers); err != nil {
-		return scan, fmt.Errorf("read skill numbers: %w", err)
+		return fmt.Errorf("read skill numbers: %w", err)
 	}
 	if err := types.Scan(pgtype.UUIDArrayOID, pgx.TextFormatCode, row[2], &scan.others); err != nil {
-		return scan, fmt.Errorf("read profiles: %w", err)
+		return fmt.Errorf("read profiles: %w", err)
 	}
-	scan.profiles = row[1]
-	return scan, nil
+	return read(scan)
 }
 
 // addProfiles scores each profile of b, a concatenation of candidate ids
