@@ -214,6 +214,7 @@ func scoreKept(t *testing.T, m *Matcher, numbers testNumbers, c ParsedCandidate)
 func TestMatchingAgreesWithTodaysRule(t *testing.T) {
 	g := newProfileGen(3)
 	numbers := testNumbers{}
+	var reader CandidateReader
 	for round := range 2000 {
 		job := g.offer()
 		m := NewMatcher(job)
@@ -231,6 +232,9 @@ func TestMatchingAgreesWithTodaysRule(t *testing.T) {
 			parsed := ParseCandidate("c", c)
 			got, shared = m.ScoreParsed(&parsed)
 			check("Matcher.ScoreParsed", got, shared)
+			read := reader.Read("c", c)
+			got, shared = m.ScoreParsed(&read)
+			check("CandidateReader", got, shared)
 			got, shared = scoreKept(t, m, numbers, parsed)
 			check("Matcher.scoreProfile", got, shared)
 			got, shared = NewOfferMatcher(parsed).Score(job)

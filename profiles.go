@@ -31,16 +31,47 @@ type ParsedCandidate struct {
 
 // ParseCandidate reads a candidate with the matching rules.
 func ParseCandidate(id string, c CandidateProfile) ParsedCandidate {
+	return parseCandidateWith(id, c, readSkillKey, parsedLevel, cityKey)
+}
+
+// CandidateReader is ParseCandidate for many candidates: they repeat a
+// few spellings, levels and places, so it reads each distinct one once.
+// Not safe for concurrent use.
+type CandidateReader struct {
+	keys   map[string]string // raw spelling → skill key, "" for a blank one
+	levels map[string]int
+	cities map[string]string
+}
+
+// Read is ParseCandidate(id, c).
+func (r *CandidateReader) Read(id string, c CandidateProfile) ParsedCandidate {
+	if r.keys == nil {
+		r.keys, r.levels, r.cities = map[string]string{}, map[string]int{}, map[string]string{}
+	}
+	return parseCandidateWith(id, c,
+		func(raw string) string { return remember(r.keys, raw, readSkillKey) },
+		func(raw string) int { return remember(r.levels, raw, parsedLevel) },
+		func(raw string) string { return remember(r.cities, raw, cityKey) })
+}
+
+func parseCandidateWith(id string, c CandidateProfile, key func(string) string, level func(string) int, city func(string) string) ParsedCandidate {
 	keys := make([]string, 0, len(c.Skills))
 	for _, raw := range c.Skills {
-		if skill := CanonicalSkill(raw); skill != "" {
-			keys = append(keys, skillKey(skill))
+		if k := key(raw); k != "" {
+			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
-	level, _ := ParseLevel(c.Level)
-	city := cityKey(c.Location)
-	return ParsedCandidate{ID: id, Skills: slices.Compact(keys), Level: level, City: city, Remote: remoteLocations[city]}
+	place := city(c.Location)
+	return ParsedCandidate{ID: id, Skills: slices.Compact(keys), Level: level(c.Level), City: place, Remote: remoteLocations[place]}
+}
+
+// readSkillKey is the skill key of a raw spelling, "" for a blank one.
+func readSkillKey(raw string) string {
+	if skill := CanonicalSkill(raw); skill != "" {
+		return skillKey(skill)
+	}
+	return ""
 }
 
 // skillKey is what MatchScore compares canonical skills by. Two skills are

@@ -122,8 +122,9 @@ func readChanged(ctx context.Context, tx pgx.Tx, version map[string]int64) ([]Pa
 	rows, _ := tx.Query(ctx, changedCandidatesPG, ids)
 	var out []ParsedCandidate
 	var c Candidate
+	var r CandidateReader
 	_, err := pgx.ForEachRow(rows, []any{&c.ID, &c.Skills, &c.Level, &c.Location}, func() error {
-		out = append(out, ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
+		out = append(out, r.Read(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 		return nil
 	})
 	if err != nil {
@@ -326,8 +327,9 @@ func (t *matchTally) addProfiles(m *Matcher, at map[uint32]int, b []byte) error 
 func (s *PostgresStore) scanRaw(ctx context.Context, ids []string, fn func(c ParsedCandidate)) error {
 	rows, _ := s.pool.Query(ctx, otherRulesCandidatesPG, ids)
 	var c Candidate
+	var r CandidateReader
 	_, err := pgx.ForEachRow(rows, []any{&c.ID, &c.Skills, &c.Level, &c.Location}, func() error {
-		fn(ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
+		fn(r.Read(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 		return nil
 	})
 	return err

@@ -162,6 +162,7 @@ func (s *SQLiteStore) MatchCandidates(ctx context.Context, m *Matcher, minScore 
 	}
 	defer rows.Close()
 	t := matchTally{min: minScore}
+	var r CandidateReader
 	for rows.Next() {
 		var c Candidate
 		var skills string
@@ -171,7 +172,7 @@ func (s *SQLiteStore) MatchCandidates(ctx context.Context, m *Matcher, minScore 
 		if err := json.Unmarshal([]byte(skills), &c.Skills); err != nil {
 			return 0, nil, fmt.Errorf("candidate %s: skills are not a JSON array of strings: %w", c.ID, err)
 		}
-		t.addParsed(m, ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
+		t.addParsed(m, r.Read(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 	}
 	if err := rows.Err(); err != nil {
 		return 0, nil, fmt.Errorf("find candidates: %w", err)
