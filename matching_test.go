@@ -675,3 +675,22 @@ func TestCandidateMatchingLeavesRowsItDidNotSee(t *testing.T) {
 		check(t, pg, jobGo, cand)
 	})
 }
+
+// appendUUID reads a uuid's textual form as Postgres does, and refuses
+// anything else.
+func TestAppendUUID(t *testing.T) {
+	got, err := appendUUID(nil, "c0ffee00-0000-4000-8aBC-0123456789Ef")
+	want := []byte{0, 0, 0, 16, 0xc0, 0xff, 0xee, 0, 0, 0, 0x40, 0, 0x8a, 0xbc, 1, 0x23, 0x45, 0x67, 0x89, 0xef}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("appendUUID = %x, %v, want %x", got, err, want)
+	}
+	for _, bad := range []string{"", "c0ffee00-0000-4000-8abc-0123456789e", "c0ffee00-0000-4000-8abc-0123456789eg",
+		"c0ffee00x0000-4000-8abc-0123456789ef", "c0ffee0000000-4000-8abc-0123456789ef"} {
+		if _, err := appendUUID(nil, bad); err == nil {
+			t.Errorf("appendUUID(%q) read a uuid", bad)
+		}
+	}
+	if s := formatUUID(want[4:]); s != "c0ffee00-0000-4000-8abc-0123456789ef" {
+		t.Errorf("formatUUID = %q", s)
+	}
+}

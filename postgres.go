@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -271,14 +270,37 @@ func (c *matchColumns) arrays() (ids, scores, combo binaryArray) {
 // appendUUID appends a uuid written in its textual form, as an element of
 // a binaryArray.
 func appendUUID(dst []byte, id string) ([]byte, error) {
-	var uuid [16]byte
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+	if len(id) != 36 {
 		return nil, fmt.Errorf("%q is not a uuid", id)
 	}
-	if _, err := hex.Decode(uuid[:], []byte(id[0:8]+id[9:13]+id[14:18]+id[19:23]+id[24:])); err != nil {
-		return nil, fmt.Errorf("%q is not a uuid", id)
+	dst = binary.BigEndian.AppendUint32(dst, 16)
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if id[i] != '-' {
+				return nil, fmt.Errorf("%q is not a uuid", id)
+			}
+			i++
+		}
+		hi, lo := unhex(id[i]), unhex(id[i+1])
+		if hi > 15 || lo > 15 {
+			return nil, fmt.Errorf("%q is not a uuid", id)
+		}
+		dst = append(dst, hi<<4|lo)
 	}
-	return append(binary.BigEndian.AppendUint32(dst, 16), uuid[:]...), nil
+	return dst, nil
+}
+
+// unhex is the value of a hexadecimal digit, 255 for another character.
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 255
 }
 
 // uuidArray is ids as a binaryArray.
