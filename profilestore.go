@@ -5,7 +5,7 @@ package main
 // note every candidate the app writes in hookd.candidate_changes. Before
 // job analysis scores, it reads the noted candidates again
 // (refreshProfiles); then it reads every profile in one aggregate
-// (ScanCandidates). Both stay correct with several hookd processes on one
+// (MatchCandidates). Both stay correct with several hookd processes on one
 // database: a change is noted in the app's own transaction, refreshes take
 // the noted rows in order under a lock, and a profile records the change
 // it reads and the rules that read it, so that an older reading never
