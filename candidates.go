@@ -79,12 +79,12 @@ func (p *Processor) MatchCandidate(ctx context.Context, j Job) (any, error) {
 		return nil, err
 	}
 	readAt := p.Now()
-	offers, err := p.Store.FindOffers(ctx, CanonicalSkills(c.Skills))
+	offers, held, err := p.Store.FindOffers(ctx, c.ID, CanonicalSkills(c.Skills))
 	if err != nil {
 		return nil, err
 	}
 	matches := p.scoreOffers(c, offers)
-	err = p.Store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: c.ID, Matches: matches, At: p.Now(), ReadAt: readAt})
+	err = p.Store.SaveCandidateMatches(ctx, CandidateMatches{CandidateID: c.ID, Matches: matches, At: p.Now(), ReadAt: readAt, Held: held})
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +95,10 @@ func (p *Processor) MatchCandidate(ctx context.Context, j Job) (any, error) {
 // scoreOffers keeps the offers the candidate scores at least MinMatchScore
 // against, best first.
 func (p *Processor) scoreOffers(c Candidate, offers []Offer) []OfferMatch {
-	profile := CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}
+	m := NewOfferMatcher(ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 	var matches []OfferMatch
 	for _, o := range offers {
-		score, shared := NewMatcher(OfferProfile{Skills: o.Skills, Level: o.Level, Location: o.Location}).Score(profile)
+		score, shared := m.Score(OfferProfile{Skills: o.Skills, Level: o.Level, Location: o.Location})
 		if len(shared) > 0 && score >= p.MinMatchScore {
 			matches = append(matches, OfferMatch{JobID: o.ID, Score: score, Skills: shared})
 		}

@@ -32,7 +32,16 @@ import (
 //     the background, so the writer rarely stops to do it.
 //
 // synchronous=FULL makes every commit fsync the WAL: a commit that returned
-// survives a power cut, which is what lets the webhook answer 200.
+// survives a power cut, which is what lets the webhook answer 200. Writes
+// that may be lost in a power cut (the queue's claims and acks: a job
+// whose claim or outcome is lost runs again, and every handler is
+// idempotent) are submitted with WriteUnsynced: the writer commits them in
+// a transaction of their own, after the durable writes it holds and
+// without waiting for the disk (synchronous=NORMAL). The WAL is written in
+// order, so the next durable commit's fsync makes them durable too, and a
+// power cut can only lose a suffix of them. Under mixed load, the workers'
+// claims and acks had made the writer's transactions, which every webhook
+// waits for, longer and more frequent.
 //
 // The WAL's size is bounded (see runCheckpointer and restartWAL): once a
 // background checkpoint finds it holding Tuning.WALRestartBytes, the
@@ -49,6 +58,9 @@ type DB struct {
 	// Owned by the writer goroutine: see WriteTx.
 	prepared   map[string]*sql.Stmt
 	unprepared []string
+	unsynced   bool // the writer's connection runs synchronous=NORMAL
+	durable    []*writeOp
+	lazy       []*writeOp
 	closing    chan struct{}
 	stopped    chan struct{}
 	committed  chan struct{} // a commit left frames in the WAL
@@ -82,8 +94,9 @@ var DefaultTuning = Tuning{PageSize: 4096, CacheKiB: 2000, CheckpointEvery: 100 
 
 // writeOp is one caller's part of a group commit.
 type writeOp struct {
-	apply func(tx *WriteTx) error
-	done  chan error
+	apply    func(tx *WriteTx) error
+	done     chan error
+	unsynced bool // see WriteUnsynced
 }
 
 // WriteTx is the writer's transaction, as Write hands it to its callers.
@@ -249,7 +262,16 @@ func (db *DB) runCheckpointer(every time.Duration) {
 // fails alone. A write that produces a value returns it with WriteResult,
 // never through variables fn sets, which a first run would leave behind.
 func (db *DB) Write(ctx context.Context, fn func(tx *WriteTx) error) error {
-	op := &writeOp{apply: fn, done: make(chan error, 1)}
+	return db.submit(ctx, &writeOp{apply: fn, done: make(chan error, 1)})
+}
+
+// WriteUnsynced is Write for a write that may be lost in a power cut (see
+// DB): it returns once committed, without waiting for the disk.
+func (db *DB) WriteUnsynced(ctx context.Context, fn func(tx *WriteTx) error) error {
+	return db.submit(ctx, &writeOp{apply: fn, done: make(chan error, 1), unsynced: true})
+}
+
+func (db *DB) submit(ctx context.Context, op *writeOp) error {
 	select {
 	case db.ops <- op:
 	case <-db.closing:
@@ -277,8 +299,17 @@ func (db *DB) Write(ctx context.Context, fn func(tx *WriteTx) error) error {
 // follow each other on the writer goroutine and the committed one is the
 // last, so each run's value replaces the one before.
 func WriteResult[T any](ctx context.Context, db *DB, fn func(tx *WriteTx) (T, error)) (T, error) {
+	return writeResult(ctx, db.Write, fn)
+}
+
+// WriteResultUnsynced is WriteResult through WriteUnsynced.
+func WriteResultUnsynced[T any](ctx context.Context, db *DB, fn func(tx *WriteTx) (T, error)) (T, error) {
+	return writeResult(ctx, db.WriteUnsynced, fn)
+}
+
+func writeResult[T any](ctx context.Context, write func(context.Context, func(*WriteTx) error) error, fn func(tx *WriteTx) (T, error)) (T, error) {
 	var result T
-	err := db.Write(ctx, func(tx *WriteTx) error {
+	err := write(ctx, func(tx *WriteTx) error {
 		var err error
 		result, err = fn(tx)
 		return err
@@ -306,7 +337,7 @@ func (db *DB) runWriter() {
 		select {
 		case op := <-db.ops:
 			batch = db.collect(append(batch[:0], op))
-			db.commit(batch)
+			db.commitDurableFirst(batch)
 			select {
 			case <-db.restartDue:
 				db.restartWAL("RESTART")
@@ -319,7 +350,7 @@ func (db *DB) runWriter() {
 			for {
 				select {
 				case op := <-db.ops:
-					db.commit([]*writeOp{op})
+					db.commitDurableFirst([]*writeOp{op})
 				default:
 					return
 				}
@@ -340,6 +371,46 @@ func (db *DB) collect(batch []*writeOp) []*writeOp {
 		}
 	}
 	return batch
+}
+
+// commitDurableFirst commits a batch's durable writes, whose callers wait
+// for the disk, then its unsynced ones, in a transaction that does not
+// (see DB).
+func (db *DB) commitDurableFirst(batch []*writeOp) {
+	db.durable, db.lazy = db.durable[:0], db.lazy[:0]
+	for _, op := range batch {
+		if op.unsynced {
+			db.lazy = append(db.lazy, op)
+		} else {
+			db.durable = append(db.durable, op)
+		}
+	}
+	if len(db.durable) > 0 {
+		db.setUnsynced(false)
+		db.commit(db.durable)
+	}
+	if len(db.lazy) > 0 {
+		db.setUnsynced(true)
+		db.commit(db.lazy)
+	}
+}
+
+// setUnsynced switches the writer's connection between synchronous=FULL
+// and NORMAL. If NORMAL cannot be set, FULL stays: slower, never less
+// durable.
+func (db *DB) setUnsynced(unsynced bool) {
+	if db.unsynced == unsynced {
+		return
+	}
+	mode := "FULL"
+	if unsynced {
+		mode = "NORMAL"
+	}
+	if _, err := db.w.Exec(`PRAGMA synchronous = ` + mode); err != nil {
+		slog.Warn("set synchronous on hookd.db's writer", "mode", mode, "err", err)
+		return
+	}
+	db.unsynced = unsynced
 }
 
 // commit runs a batch in one transaction. If it fails, each write is

@@ -132,3 +132,72 @@ func setWriterReadOnly(t testing.TB, db *DB, on bool) {
 		t.Fatal(err)
 	}
 }
+
+// Writes waiting together are committed durable ones first, with
+// synchronous=FULL, then unsynced ones in a transaction of their own,
+// with synchronous=NORMAL; a failing unsynced write fails alone.
+func TestWriterCommitsDurableWritesFirst(t *testing.T) {
+	db, _ := openTestQueue(t, testQueueOptions)
+	ctx := context.Background()
+	if err := db.Write(ctx, func(tx *WriteTx) error {
+		_, err := tx.Exec(`CREATE TABLE seen (n INTEGER PRIMARY KEY, kind TEXT, synchronous INTEGER)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
+	<-inside // the writer is busy: what comes next waits together
+	record := func(kind string) func(tx *WriteTx) error {
+		return func(tx *WriteTx) error {
+			var sync int
+			if err := tx.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`INSERT INTO seen (kind, synchronous) VALUES (?, ?)`, kind, sync)
+			return err
+		}
+	}
+	errs := make(chan error, 5)
+	submit := func(unsynced bool, fn func(tx *WriteTx) error) {
+		write := db.Write
+		if unsynced {
+			write = db.WriteUnsynced
+		}
+		go func() { errs <- write(ctx, fn) }()
+		for want := len(db.ops) + 1; len(db.ops) < want; {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	submit(true, record("unsynced"))
+	submit(false, record("durable"))
+	submit(true, func(*WriteTx) error { return errors.New("bad write") })
+	submit(true, record("unsynced"))
+	submit(false, record("durable"))
+	close(release)
+	failed := 0
+	for range 5 {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d writes failed, want the bad one alone", failed)
+	}
+	rows, err := inspect(t, db).Query(`SELECT kind || ':' || synchronous FROM seen ORDER BY n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := collectRows(rows, func(scan func(...any) error) (s string, err error) { err = scan(&s); return s, err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// synchronous: 2 is FULL, 1 NORMAL.
+	if want := "durable:2 durable:2 unsynced:1 unsynced:1"; strings.Join(got, " ") != want {
+		t.Errorf("committed %q, want %q", strings.Join(got, " "), want)
+	}
+	var sync int
+	if err := db.Write(ctx, func(tx *WriteTx) error { return tx.QueryRow(`PRAGMA synchronous`).Scan(&sync) }); err != nil || sync != 2 {
+		t.Errorf("a durable write after them ran with synchronous=%d (%v), want 2 (FULL)", sync, err)
+	}
+}

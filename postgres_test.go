@@ -573,49 +573,6 @@ func TestPostgresKillMidDrain(t *testing.T) {
 	}
 }
 
-// benchSkills are the 40 skills the benchmark candidates draw from.
-var benchSkills = []string{
-	"Go", "Rust", "Python", "Java", "Kotlin", "Scala", "JavaScript", "TypeScript", "C++", "C#",
-	"PHP", "Ruby", "Swift", "React", "Angular", "Vue.js", "Node.js", "Django", "Flask", "Spring",
-	"PostgreSQL", "MySQL", "MongoDB", "Redis", "Kafka", "Docker", "Kubernetes", "Terraform", "AWS", "GCP",
-	"Azure", "Linux", "GraphQL", "gRPC", "Elasticsearch", "Spark", "Airflow", "TensorFlow", "PyTorch", "Pandas",
-}
-
-// BenchmarkPostgresJobAnalysis times one job analysis (candidate search,
-// scoring, match upsert) against 100,000 candidates with 3–8 random skills
-// of 40. The target is under 100 ms per job.
-func BenchmarkPostgresJobAnalysis(b *testing.B) {
-	dbURL := migratedDatabase(b)
-	c := connect(b, dbURL)
-	pgExec(b, c, `
-INSERT INTO candidates (skills, experience_level, location)
-SELECT ARRAY(SELECT s FROM unnest($1::text[]) s ORDER BY random() LIMIT 3 + (g % 6)),
-       (ARRAY['Junior', 'Mid', 'Senior', 'Lead'])[1 + g % 4],
-       (ARRAY['Paris, France', 'Lyon, France', 'Remote', 'Berlin'])[1 + g % 4]
-FROM generate_series(1, 100000) AS g`, benchSkills)
-	pgExec(b, c, `ANALYZE candidates`)
-	pgExec(b, c, `INSERT INTO jobs (id, title) VALUES ($1, 'Platform engineer')`, jobGo)
-	pg, err := OpenPostgres(dbURL, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close()
-	p := &Processor{Store: pg, Log: testLogger(), MinMatchScore: 40, Timezone: time.UTC, Now: time.Now}
-	payload := fmt.Appendf(nil, `{"jobId":%q,"title":"Platform engineer","location":"Paris, France","requiredSkills":["Go","PostgreSQL","Kubernetes","AWS"],"experienceLevel":"Senior"}`, jobGo)
-	var res OfferAnalysisResult
-	b.ResetTimer()
-	for b.Loop() {
-		out, err := p.AnalyzeOffer(context.Background(), Job{Queue: QueueJobAnalysis, Payload: payload})
-		if err != nil {
-			b.Fatal(err)
-		}
-		res = out.(OfferAnalysisResult)
-	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/job")
-	b.ReportMetric(float64(res.CandidatesFound), "candidates")
-	b.ReportMetric(float64(res.MatchesCreated), "matches")
-}
-
 // BenchmarkPostgresActivityEndToEnd measures accepted → applied activity
 // jobs into Postgres at the default concurrency (20 workers): b.N
 // webhooks are accepted over HTTP, then the timer runs until they are

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,36 +49,54 @@ func (p *Processor) AnalyzeOffer(ctx context.Context, j Job) (any, error) {
 	log := p.Log.With("processingId", j.ProcessingID, "jobId", t.JobID)
 	log.Info("[Worker] Analyzing job " + t.JobID + ": " + t.Title)
 	skills := CanonicalSkills(slices.Concat(t.RequiredSkills, ExtractSkills(t.Title+"\n"+t.Description)))
-	candidates, err := p.Store.FindCandidates(ctx, SkillSpellings(skills))
+	found, matches, err := p.matchCandidates(ctx, OfferProfile{Skills: skills, Level: t.ExperienceLevel, Location: t.Location})
 	if err != nil {
 		return nil, err
 	}
-	log.Info(fmt.Sprintf("Found %d candidates", len(candidates)), "skills", skills)
-	matches := p.scoreCandidates(OfferProfile{Skills: skills, Level: t.ExperienceLevel, Location: t.Location}, candidates)
+	log.Info(fmt.Sprintf("Found %d candidates", found), "skills", skills)
 	err = p.Store.SaveOfferAnalysis(ctx, OfferAnalysis{Job: t, Skills: skills, Matches: matches, At: p.Now()})
 	if err != nil {
 		return nil, err
 	}
 	log.Info(fmt.Sprintf("Created %d match records", len(matches)))
 	log.Info("Job analysis completed: " + t.JobID)
-	return OfferAnalysisResult{len(candidates), len(matches), skills}, nil
+	return OfferAnalysisResult{found, len(matches), skills}, nil
 }
 
-// scoreCandidates keeps the candidates scoring at least MinMatchScore,
-// best first.
-func (p *Processor) scoreCandidates(job OfferProfile, candidates []Candidate) []Match {
-	var matches []Match
-	m := NewMatcher(job)
-	for _, c := range candidates {
-		score, shared := m.Score(CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location})
-		if len(shared) > 0 && score >= p.MinMatchScore {
-			matches = append(matches, Match{CandidateID: c.ID, Score: score, Skills: shared})
-		}
+// matchCandidates scores the candidates sharing a skill with the job
+// (found counts them) and keeps those scoring at least MinMatchScore, in
+// no particular order: the stores write them in the order they index them.
+func (p *Processor) matchCandidates(ctx context.Context, job OfferProfile) (int, []Match, error) {
+	return p.Store.MatchCandidates(ctx, NewMatcher(job), p.MinMatchScore)
+}
+
+// matchTally counts the candidates sharing a skill with a job and keeps
+// those scoring at least min.
+type matchTally struct {
+	min     int
+	found   int
+	matches []Match
+}
+
+// addParsed scores c with m.
+func (t *matchTally) addParsed(m *Matcher, c ParsedCandidate) {
+	if score, shared := m.ScoreParsed(&c); t.counts(score, shared) {
+		t.keep(c.ID, score, shared)
 	}
-	slices.SortFunc(matches, func(a, b Match) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.CandidateID, b.CandidateID))
-	})
-	return matches
+}
+
+// counts counts a candidate scored score, sharing shared, if it shares a
+// skill, and says whether it scores enough to be kept.
+func (t *matchTally) counts(score int, shared []string) bool {
+	if shared == nil {
+		return false
+	}
+	t.found++
+	return score >= t.min
+}
+
+func (t *matchTally) keep(id string, score int, shared []string) {
+	t.matches = append(t.matches, Match{CandidateID: id, Score: score, Skills: shared})
 }
 
 // ModerationResult is stored as the post-moderation job's result.

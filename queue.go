@@ -270,9 +270,11 @@ WHERE id IN (
   LIMIT ? + 0) -- a bare "LIMIT ?" makes SQLite re-prepare the statement at every claim
 RETURNING id, processing_id, payload, attempts, max_attempts, received_at`
 
-// Claim leases up to n ready jobs of a queue, oldest first.
+// Claim leases up to n ready jobs of a queue, oldest first. A claim lost
+// in a power cut only lets the jobs be claimed again, so it is committed
+// without waiting for the disk (DB.WriteUnsynced).
 func (q *Queue) Claim(ctx context.Context, queue string, n int) ([]Job, error) {
-	jobs, err := WriteResult(ctx, q.db, func(tx *WriteTx) ([]Job, error) {
+	jobs, err := WriteResultUnsynced(ctx, q.db, func(tx *WriteTx) ([]Job, error) {
 		now := q.now()
 		if _, err := tx.Exec(promoteDueSQL, queue, now.UnixMilli()); err != nil {
 			return nil, fmt.Errorf("promote due retries: %w", err)
@@ -415,14 +417,15 @@ func (a Ack) state() string {
 // failed attempt is retried after an exponential backoff (Backoff,
 // 2×Backoff, 4×Backoff…); a permanent error, or the last allowed attempt,
 // fails the job for good. The cumulative counts move in the same
-// transaction.
+// transaction. An outcome lost in a power cut only runs the job again, so
+// it is committed without waiting for the disk (DB.WriteUnsynced).
 func (q *Queue) Ack(ctx context.Context, acks []Ack) ([]bool, error) {
 	type acked struct {
 		current []bool
 		counts  outcomeCounts
 	}
 	now := q.now()
-	done, err := WriteResult(ctx, q.db, func(tx *WriteTx) (acked, error) {
+	done, err := WriteResultUnsynced(ctx, q.db, func(tx *WriteTx) (acked, error) {
 		current := make([]bool, len(acks))
 		var counts outcomeCounts
 		for i, a := range acks {

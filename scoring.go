@@ -2,11 +2,13 @@ package main
 
 // Pure matching rules: the score of a candidate against a job, out of 100,
 // from their skills, experience levels and locations. Skills are read
-// through the dictionary (skills.go), levels by levels.go. Nothing here
-// performs I/O; all of it but a Matcher, which caches as it goes, is safe
-// for concurrent use.
+// through the dictionary (skills.go), levels by levels.go, candidates once
+// by ParseCandidate (profiles.go). Nothing here performs I/O; all of it but
+// a Matcher, which caches as it goes, is safe for concurrent use.
 
 import (
+	"cmp"
+	"encoding/binary"
 	"slices"
 	"strings"
 )
@@ -51,49 +53,64 @@ var remoteLocations = map[string]bool{
 //
 // The score is the sum, rounded half up, of three parts:
 //   - skills: 70 × shared skills / job skills, the candidate's skills being
-//     canonicalised first;
+//     canonicalised first and compared ignoring case;
 //   - level: 20 if the job names no known level or the candidate's level is
 //     the same, 15 if it is one above, 10 one below, otherwise 0;
 //   - location: 10 if the job is remote, has no location or is in the
 //     candidate's city (the first comma-separated part, ignoring case and
 //     accents), 5 if only the candidate is remote, otherwise 0.
 func MatchScore(job OfferProfile, c CandidateProfile) (int, []string) {
-	return NewMatcher(job).Score(c)
+	p := ParseCandidate("", c)
+	return NewMatcher(job).ScoreParsed(&p)
 }
 
-// Matcher is MatchScore for many candidates of one job. It remembers the
-// reading of every distinct skill spelling, level and location it meets:
-// candidates repeat the same few, so scoring tens of thousands of them
-// costs little more than a few map lookups each. A Matcher is not safe for
-// concurrent use.
+// Matcher is MatchScore for many candidates of one job, read once by
+// ParseCandidate: scoring one costs a few map lookups. A Matcher is not
+// safe for concurrent use.
 type Matcher struct {
-	job       OfferProfile
-	skills    []string       // the job's skills, canonical and sorted
-	skillAt   map[string]int // raw spelling → index in skills, -1 if not a job skill
-	levels    map[string]int // raw level → level points
-	locations map[string]int // raw location → location points
-	has       []bool         // scratch: which job skills the candidate has
+	skills   []string       // the job's skills, canonical and sorted
+	keyAt    map[string]int // skill key → index in skills of the first skill with that key
+	keys     []string       // the skill key of each of skills
+	level    int            // the job's level; 0 when it names no known level
+	city     string         // cityKey of the job's location
+	anywhere bool           // the job is remote or has no location
+	has      []bool         // scratch: which job skills the candidate has
+	// names holds each set of shared skills met, by which of the job's
+	// skills they are (a bit each), when the job has at most 64 skills:
+	// tens of thousands of matches share a few sets.
+	names map[uint64][]string
 }
 
 // NewMatcher prepares to score candidates against job.
 func NewMatcher(job OfferProfile) *Matcher {
 	skills := CanonicalSkills(job.Skills) // a no-op for well-formed profiles
+	keys := make([]string, len(skills))
+	keyAt := make(map[string]int, len(skills))
+	for i, s := range skills {
+		keys[i] = skillKey(s)
+		if _, ok := keyAt[keys[i]]; !ok {
+			keyAt[keys[i]] = i
+		}
+	}
+	level, _ := ParseLevel(job.Level)
+	city := cityKey(job.Location)
 	return &Matcher{
-		job:       job,
-		skills:    skills,
-		skillAt:   make(map[string]int),
-		levels:    make(map[string]int),
-		locations: make(map[string]int),
-		has:       make([]bool, len(skills)),
+		skills:   skills,
+		keyAt:    keyAt,
+		keys:     keys,
+		level:    level,
+		city:     city,
+		anywhere: city == "" || remoteLocations[city],
+		has:      make([]bool, len(skills)),
 	}
 }
 
-// Score is MatchScore(job, c) for the Matcher's job.
-func (m *Matcher) Score(c CandidateProfile) (int, []string) {
+// ScoreParsed is MatchScore(job, c) for the Matcher's job.
+func (m *Matcher) ScoreParsed(c *ParsedCandidate) (int, []string) {
 	clear(m.has)
 	shared := 0
-	for _, raw := range c.Skills {
-		if i := remember(m.skillAt, raw, m.jobSkillIndex); i >= 0 && !m.has[i] {
+	for _, k := range c.Skills {
+		if i, ok := m.keyAt[k]; ok && !m.has[i] {
 			m.has[i] = true
 			shared++
 		}
@@ -101,69 +118,130 @@ func (m *Matcher) Score(c CandidateProfile) (int, []string) {
 	if shared == 0 {
 		return 0, nil
 	}
+	return matchTotal(len(m.skills), shared, levelPoints(m.level, c.Level), m.placePoints(c.City == m.city, c.Remote)), m.sharedNames(shared)
+}
+
+// skillNumbers maps the numbers a store gave skill keys to the job's
+// skills: numbers[i] is the number of the key of the job's i-th skill, 0
+// when the store has none (no candidate has that skill). For
+// scoreProfile.
+func (m *Matcher) skillNumbers(numbers []uint32) map[uint32]int {
+	at := make(map[uint32]int, len(numbers))
+	for i, n := range numbers {
+		if n != 0 && m.keyAt[m.keys[i]] == i {
+			at[n] = i
+		}
+	}
+	return at
+}
+
+// scoreProfile is ScoreParsed for a profile kept by appendProfile, read
+// where it lies; at maps its skill numbers to the job's skills (see
+// skillNumbers). It returns the rest of b.
+func (m *Matcher) scoreProfile(b []byte, at map[uint32]int) (int, []string, []byte, error) {
+	if len(b) < 2 {
+		return 0, nil, nil, errBadProfile
+	}
+	level, remote := int(b[0]), b[1] == 1
+	n, size := binary.Uvarint(b[2:])
+	if size <= 0 || n > uint64(len(b)-2-size) {
+		return 0, nil, nil, errBadProfile
+	}
+	city := b[2+size : 2+size+int(n)]
+	b = b[2+size+int(n):]
+	count, size := binary.Uvarint(b)
+	if size <= 0 {
+		return 0, nil, nil, errBadProfile
+	}
+	b = b[size:]
+	clear(m.has)
+	shared := 0
+	for range count {
+		number, size := binary.Uvarint(b)
+		if size <= 0 {
+			return 0, nil, nil, errBadProfile
+		}
+		b = b[size:]
+		if i, ok := at[uint32(number)]; ok && !m.has[i] {
+			m.has[i] = true
+			shared++
+		}
+	}
+	if shared == 0 {
+		return 0, nil, b, nil
+	}
+	points := matchTotal(len(m.skills), shared, levelPoints(m.level, level), m.placePoints(string(city) == m.city, remote))
+	return points, m.sharedNames(shared), b, nil
+}
+
+// matchTotal is MatchScore's sum for a job of n skills, shared of them
+// the candidate's, and the level and location points.
+func matchTotal(n, shared, level, location int) int {
+	// Work in units of 1/n point so that rounding is exact.
+	return roundHalfUp(maxSkillPoints*shared+n*(level+location), n)
+}
+
+// sharedNames lists the job's skills marked in m.has, in order.
+func (m *Matcher) sharedNames(shared int) []string {
+	if len(m.has) > 64 {
+		return m.listShared(shared)
+	}
+	var set uint64
+	for i, ok := range m.has {
+		if ok {
+			set |= 1 << i
+		}
+	}
+	names, ok := m.names[set]
+	if !ok {
+		names = m.listShared(shared)
+		if m.names == nil {
+			m.names = make(map[uint64][]string)
+		}
+		m.names[set] = names
+	}
+	return names
+}
+
+func (m *Matcher) listShared(shared int) []string {
 	names := make([]string, 0, shared)
 	for i, ok := range m.has {
 		if ok {
 			names = append(names, m.skills[i])
 		}
 	}
-	// Work in units of 1/len(skills) point so that rounding is exact.
-	n := len(m.skills)
-	level := remember(m.levels, c.Level, m.levelPoints)
-	location := remember(m.locations, c.Location, m.locationPoints)
-	total := maxSkillPoints*shared + n*(level+location)
-	return roundHalfUp(total, n), names
+	return names
 }
 
-// remember returns seen[raw], reading raw with read the first time it comes.
-func remember(seen map[string]int, raw string, read func(string) int) int {
-	v, ok := seen[raw]
-	if !ok {
-		v = read(raw)
-		seen[raw] = v
-	}
-	return v
+func (m *Matcher) placePoints(sameCity, remote bool) int {
+	return placePoints(m.anywhere, sameCity, remote)
 }
 
-// jobSkillIndex returns the index in m.skills of the skill raw spells, -1
-// when it is not one of the job's.
-func (m *Matcher) jobSkillIndex(raw string) int {
-	skill := CanonicalSkill(raw)
-	return slices.IndexFunc(m.skills, func(s string) bool { return strings.EqualFold(s, skill) })
-}
-
-func (m *Matcher) levelPoints(raw string) int { return levelPoints(m.job.Level, raw) }
-
-func (m *Matcher) locationPoints(raw string) int { return locationPoints(m.job.Location, raw) }
-
-// levelPoints is the level part of MatchScore.
-func levelPoints(jobLevel, candidateLevel string) int {
-	job, ok := ParseLevel(jobLevel)
-	if !ok {
-		return 20
-	}
-	candidate, ok := ParseLevel(candidateLevel)
+// placePoints is the location part of MatchScore: anywhere says the job is
+// remote or has no location, sameCity that the candidate is in its city,
+// remote that the candidate is remote.
+func placePoints(anywhere, sameCity, remote bool) int {
 	switch {
-	case !ok:
-		return 0
-	case candidate == job:
-		return 20
-	case candidate == job+1:
-		return 15
-	case candidate == job-1:
+	case anywhere || sameCity:
 		return 10
+	case remote:
+		return 5
 	}
 	return 0
 }
 
-// locationPoints is the location part of MatchScore.
-func locationPoints(jobLocation, candidateLocation string) int {
-	job, candidate := cityKey(jobLocation), cityKey(candidateLocation)
+// levelPoints is the level part of MatchScore, for levels read by
+// ParseLevel (0: none known).
+func levelPoints(job, candidate int) int {
 	switch {
-	case job == "" || remoteLocations[job] || job == candidate:
+	case job == 0 || candidate == job:
+		return 20
+	case candidate == 0:
+		return 0
+	case candidate == job+1:
+		return 15
+	case candidate == job-1:
 		return 10
-	case remoteLocations[candidate]:
-		return 5
 	}
 	return 0
 }
@@ -179,4 +257,92 @@ func cityKey(location string) string {
 // positive den.
 func roundHalfUp(num, den int) int {
 	return (2*num + den) / (2 * den)
+}
+
+// OfferMatcher is MatchScore for one candidate against many job offers
+// (candidate matching). Offers repeat a few skills, levels and places, so
+// it reads each distinct one once. An OfferMatcher is not safe for
+// concurrent use.
+type OfferMatcher struct {
+	c      ParsedCandidate
+	has    map[string]bool // the candidate's skill keys
+	skills map[string]offerSkill
+	levels map[string]int    // raw level → ParseLevel
+	cities map[string]string // raw location → cityKey
+	list   []offerSkill      // scratch: one offer's skills
+}
+
+// offerSkill is a spelling of an offer's skill as MatchScore reads it.
+type offerSkill struct {
+	name  string // CanonicalSkill
+	lower string // its lowercase form, which CanonicalSkills sorts and deduplicates by
+	key   string // skillKey
+}
+
+// NewOfferMatcher prepares to score c against offers.
+func NewOfferMatcher(c ParsedCandidate) *OfferMatcher {
+	has := make(map[string]bool, len(c.Skills))
+	for _, k := range c.Skills {
+		has[k] = true
+	}
+	return &OfferMatcher{c: c, has: has, skills: map[string]offerSkill{}, levels: map[string]int{}, cities: map[string]string{}}
+}
+
+// Score is MatchScore(offer, c) for the OfferMatcher's candidate: the
+// offer's skills read as CanonicalSkills reads them (canonical, blanks
+// dropped, duplicates by lowercase form dropped, sorted as sortFold
+// sorts), each of the candidate's skills counting for the first of them
+// with its key.
+func (o *OfferMatcher) Score(offer OfferProfile) (int, []string) {
+	list := o.list[:0]
+	for _, raw := range offer.Skills {
+		s := o.skill(raw)
+		if s.name != "" && !slices.ContainsFunc(list, func(t offerSkill) bool { return t.lower == s.lower }) {
+			list = append(list, s)
+		}
+	}
+	slices.SortFunc(list, func(a, b offerSkill) int {
+		return cmp.Or(cmp.Compare(a.lower, b.lower), cmp.Compare(a.name, b.name))
+	})
+	o.list = list
+	var names []string
+	for i, s := range list {
+		first := !slices.ContainsFunc(list[:i], func(t offerSkill) bool { return t.key == s.key })
+		if first && o.has[s.key] {
+			names = append(names, s.name)
+		}
+	}
+	if names == nil {
+		return 0, nil
+	}
+	city := remember(o.cities, offer.Location, cityKey)
+	level := levelPoints(remember(o.levels, offer.Level, parsedLevel), o.c.Level)
+	place := placePoints(city == "" || remoteLocations[city], o.c.City == city, o.c.Remote)
+	return matchTotal(len(list), len(names), level, place), names
+}
+
+func (o *OfferMatcher) skill(raw string) offerSkill {
+	s, ok := o.skills[raw]
+	if !ok {
+		name := CanonicalSkill(raw)
+		s = offerSkill{name: name, lower: strings.ToLower(name), key: skillKey(name)}
+		o.skills[raw] = s
+	}
+	return s
+}
+
+// parsedLevel is ParseLevel's level, 0 when none is known.
+func parsedLevel(s string) int {
+	level, _ := ParseLevel(s)
+	return level
+}
+
+// remember returns seen[raw], reading raw with read the first time.
+func remember[T any](seen map[string]T, raw string, read func(string) T) T {
+	v, ok := seen[raw]
+	if !ok {
+		v = read(raw)
+		seen[raw] = v
+	}
+	return v
 }

@@ -126,26 +126,26 @@ func TestRemoteLocationsAreLooseKeys(t *testing.T) {
 	}
 }
 
-// BenchmarkMatchCandidates times one job scored against 500 candidates with
-// a fresh Matcher, so every distinct spelling, level and location is read
-// once: the cost of a job analysis without the store.
+// BenchmarkMatchCandidates times one job scored against 500 candidates read
+// by ParseCandidate, as the stores hand them over: the cost of a job
+// analysis without the store.
 func BenchmarkMatchCandidates(b *testing.B) {
 	job := OfferProfile{Skills: CanonicalSkills([]string{"golang", "Postgres", "Docker", "k8s", "React"}), Level: "Senior", Location: "Paris, France"}
 	spellings := []string{"Go", "golang", "PostgreSQL", "psql", "docker", "Kubernetes", "ReactJS", "Java", "Rust", "Vue.js", "Some Tool"}
 	levels := []string{"Junior", "Confirmé", "Senior", "Expérimenté", "Lead", "Mid/Senior", "", "Débutant/Junior"}
 	locations := []string{"Paris", "Lyon, France", "Télétravail", "Remote", "Montréal, QC", "Saint-Étienne", "", "Marseille"}
-	candidates := make([]CandidateProfile, 500)
+	candidates := make([]ParsedCandidate, 500)
 	for i := range candidates {
-		candidates[i] = CandidateProfile{
+		candidates[i] = ParseCandidate(fmt.Sprint(i), CandidateProfile{
 			Skills:   []string{spellings[i%len(spellings)], spellings[(i*7)%len(spellings)], fmt.Sprintf("Tool %d", i%50)},
 			Level:    levels[i%len(levels)],
 			Location: locations[(i*3)%len(locations)],
-		}
+		})
 	}
 	for b.Loop() {
 		m := NewMatcher(job)
-		for _, c := range candidates {
-			m.Score(c)
+		for i := range candidates {
+			m.ScoreParsed(&candidates[i])
 		}
 	}
 }

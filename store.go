@@ -19,9 +19,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close()
-	// FindCandidates returns every candidate having at least one skill
-	// whose lowercase spelling is in spellings (see SkillSpellings).
-	FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error)
+	// MatchCandidates scores with m every candidate sharing a skill with
+	// m's job and returns how many share one and the matches scoring at
+	// least minScore, in no particular order.
+	MatchCandidates(ctx context.Context, m *Matcher, minScore int) (found int, matches []Match, err error)
 	// SaveOfferAnalysis replaces the job's matches with a.Matches and marks
 	// the job analysed, in one transaction.
 	SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error
@@ -30,8 +31,9 @@ type Store interface {
 	// permanent error.
 	FindCandidate(ctx context.Context, t CandidateTask) (Candidate, error)
 	// FindOffers returns the analysed job offers whose extracted skills
-	// share one of the canonical skills.
-	FindOffers(ctx context.Context, skills []string) ([]Offer, error)
+	// share one of the canonical skills and, read at the same moment, the
+	// jobs holding a match of the candidate.
+	FindOffers(ctx context.Context, candidateID string, skills []string) (offers []Offer, held []string, err error)
 	// SaveCandidateMatches replaces the candidate's matches with
 	// m.Matches, except on the jobs analysed after m.ReadAt, and keeps
 	// each job's candidates_count true, in one transaction.
@@ -86,6 +88,10 @@ type CandidateMatches struct {
 	// scored against this candidate by its own analysis, from fresher
 	// data: its row is left as that analysis wrote it.
 	ReadAt time.Time
+	// Held are the jobs holding a match of the candidate when the offers
+	// were read: only their rows can be stale. A row written since, by an
+	// analysis the read did not see, is left alone.
+	Held []string
 }
 
 // Match is one scored candidate for a job.
@@ -147,29 +153,31 @@ WHERE c.id IN (
   SELECT cs.candidate_id FROM candidate_skills cs
   WHERE cs.skill IN (SELECT value FROM json_each(?)))`
 
-// FindCandidates looks candidates up through the candidate_skills index.
-func (s *SQLiteStore) FindCandidates(ctx context.Context, spellings []string) ([]Candidate, error) {
-	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(spellings))
+// MatchCandidates looks candidates up through the candidate_skills index,
+// by every lowercase spelling of the job's skills.
+func (s *SQLiteStore) MatchCandidates(ctx context.Context, m *Matcher, minScore int) (int, []Match, error) {
+	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(SkillSpellings(m.skills)))
 	if err != nil {
-		return nil, fmt.Errorf("find candidates: %w", err)
+		return 0, nil, fmt.Errorf("find candidates: %w", err)
 	}
 	defer rows.Close()
-	var out []Candidate
+	t := matchTally{min: minScore}
+	var r CandidateReader
 	for rows.Next() {
 		var c Candidate
 		var skills string
 		if err := rows.Scan(&c.ID, &skills, &c.Level, &c.Location); err != nil {
-			return nil, fmt.Errorf("find candidates: %w", err)
+			return 0, nil, fmt.Errorf("find candidates: %w", err)
 		}
 		if err := json.Unmarshal([]byte(skills), &c.Skills); err != nil {
-			return nil, fmt.Errorf("candidate %s: skills are not a JSON array of strings: %w", c.ID, err)
+			return 0, nil, fmt.Errorf("candidate %s: skills are not a JSON array of strings: %w", c.ID, err)
 		}
-		out = append(out, c)
+		t.addParsed(m, r.Read(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find candidates: %w", err)
+		return 0, nil, fmt.Errorf("find candidates: %w", err)
 	}
-	return out, nil
+	return t.found, t.matches, nil
 }
 
 const insertOfferSQLite = `
@@ -177,13 +185,15 @@ INSERT INTO jobs (id, company_id, title, description, location, required_skills,
 VALUES (?, nullif(?, ''), ?, nullif(?, ''), nullif(?, ''), ?, nullif(?, ''), ?)
 ON CONFLICT (id) DO NOTHING`
 
-// Matches arrive as one JSON array: one statement upserts them all.
+// Matches arrive as one JSON array: one statement upserts them all, and
+// leaves the rows that are already right as they are.
 const upsertMatchesSQLite = `
 INSERT INTO job_matches (id, job_id, candidate_id, match_score, matched_skills, created_at)
 SELECT m.value ->> 'id', ?1, m.value ->> 'candidate', m.value ->> 'score', m.value -> 'skills', ?2
 FROM json_each(?3) AS m WHERE true
 ON CONFLICT (job_id, candidate_id) DO UPDATE
-SET match_score = excluded.match_score, matched_skills = excluded.matched_skills`
+SET match_score = excluded.match_score, matched_skills = excluded.matched_skills
+WHERE (match_score, matched_skills) IS NOT (excluded.match_score, excluded.matched_skills)`
 
 const deleteStaleMatchesSQLite = `
 DELETE FROM job_matches
@@ -268,8 +278,8 @@ SET engagement_score = engagement_score + ?,
     last_activity_at = max(coalesce(last_activity_at, ''), ?)
 WHERE id = ?`
 
-// RecordActivities writes the batch in one transaction of hookd.db's
-// writer (see recordActivities).
+// RecordActivities writes the batch in one durable transaction of
+// hookd.db's writer (see recordActivities and write).
 func (s *SQLiteStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
 	out, err := WriteResult(ctx, s.db, func(tx *WriteTx) ([]Recorded, error) {
 		return recordActivities(tx, recs), nil
@@ -349,11 +359,14 @@ func inSavepoint[T any](tx *WriteTx, fn func() (T, error)) (result T, err error)
 	return fn()
 }
 
-// write runs fn through hookd.db's group-commit writer: the results of
-// concurrent workers share transactions and fsyncs with each other and
-// with the queue's writes.
+// write runs fn through hookd.db's group-commit writer, without waiting
+// for the disk (DB.WriteUnsynced): a result lost in a power cut is lost
+// with its job's ack, which comes after it in the WAL, so the job runs
+// again. Activities are the exception (RecordActivities): the
+// leaderboard hears of them once they are written, and must not hear of
+// the same activity twice.
 func (s *SQLiteStore) write(ctx context.Context, what string, fn func(tx *WriteTx) error) error {
-	if err := s.db.Write(ctx, fn); err != nil {
+	if err := s.db.WriteUnsynced(ctx, fn); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
@@ -602,30 +615,44 @@ func (s *SQLiteStore) FindCandidate(ctx context.Context, t CandidateTask) (Candi
 	return c, nil
 }
 
+// One statement, so that the offers and the held jobs are read at one
+// moment; a held job comes with a NULL skills column.
 const findOffersSQLite = `
 SELECT j.id, j.extracted_skills, coalesce(j.experience_level, ''), coalesce(j.location, '')
 FROM jobs j
 WHERE j.analysis_completed = 1 AND j.id IN (
-  SELECT os.job_id FROM offer_skills os WHERE os.skill IN (SELECT value FROM json_each(?)))`
+  SELECT os.job_id FROM offer_skills os WHERE os.skill IN (SELECT value FROM json_each(?2)))
+UNION ALL
+SELECT job_id, NULL, '', '' FROM job_matches WHERE candidate_id = ?1`
 
 // FindOffers looks analysed job offers up through the offer_skills index.
-func (s *SQLiteStore) FindOffers(ctx context.Context, skills []string) ([]Offer, error) {
-	rows, err := s.db.r.QueryContext(ctx, findOffersSQLite, jsonText(skills))
+func (s *SQLiteStore) FindOffers(ctx context.Context, candidateID string, skills []string) ([]Offer, []string, error) {
+	rows, err := s.db.r.QueryContext(ctx, findOffersSQLite, candidateID, jsonText(skills))
 	if err != nil {
-		return nil, fmt.Errorf("find job offers: %w", err)
+		return nil, nil, fmt.Errorf("find job offers: %w", err)
 	}
-	offers, err := collectRows(rows, func(scan func(...any) error) (Offer, error) {
+	defer rows.Close()
+	var offers []Offer
+	var held []string
+	for rows.Next() {
 		var o Offer
-		var skills string
-		if err := scan(&o.ID, &skills, &o.Level, &o.Location); err != nil {
-			return o, err
+		var skills sql.NullString
+		if err := rows.Scan(&o.ID, &skills, &o.Level, &o.Location); err != nil {
+			return nil, nil, fmt.Errorf("find job offers: %w", err)
 		}
-		return o, json.Unmarshal([]byte(skills), &o.Skills)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find job offers: %w", err)
+		if !skills.Valid {
+			held = append(held, o.ID)
+			continue
+		}
+		if err := json.Unmarshal([]byte(skills.String), &o.Skills); err != nil {
+			return nil, nil, fmt.Errorf("job %s: extracted skills: %w", o.ID, err)
+		}
+		offers = append(offers, o)
 	}
-	return offers, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("find job offers: %w", err)
+	}
+	return offers, held, nil
 }
 
 // A candidate's matches arrive as one JSON array, as a job's do.
@@ -641,6 +668,7 @@ const deleteStaleCandidateMatchesSQLite = `
 DELETE FROM job_matches
 WHERE candidate_id = ?1 AND job_id NOT IN (SELECT m.value ->> 'job' FROM json_each(?2) AS m)
   AND job_id NOT IN (SELECT id FROM jobs WHERE analyzed_at > ?3)
+  AND job_id IN (SELECT value FROM json_each(?4))
 RETURNING job_id`
 
 // candidates_count is the number of a job's match rows, counted again for
@@ -669,7 +697,7 @@ func (s *SQLiteStore) SaveCandidateMatches(ctx context.Context, m CandidateMatch
 		if _, err := tx.Exec(upsertCandidateMatchesSQLite, m.CandidateID, timeText(m.At), matches, readAt); err != nil {
 			return fmt.Errorf("upsert matches: %w", err)
 		}
-		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches, readAt)
+		stale, err := tx.Query(deleteStaleCandidateMatchesSQLite, m.CandidateID, matches, readAt, jsonText(m.Held))
 		if err != nil {
 			return fmt.Errorf("delete stale matches: %w", err)
 		}
