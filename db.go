@@ -560,7 +560,14 @@ func (db *DB) Close() error {
 			st.Close()
 		}
 	}
-	_, cerr := db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	// The final checkpoint waits for readers no longer than restartWAL
+	// does: in a `hookd jobs` process, a wait on the running hookd's
+	// readers would hold that hookd's writer, and every webhook with it.
+	// A WAL left behind is checkpointed by the next process.
+	_, cerr := db.w.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWalBusyTimeout))
+	if cerr == nil {
+		_, cerr = db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
 	db.c.Close()
 	rerr := db.r.Close()
 	werr := db.w.Close()
