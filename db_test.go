@@ -164,8 +164,9 @@ func TestWriterCommitsDurableWritesFirst(t *testing.T) {
 		if unsynced {
 			write = db.WriteUnsynced
 		}
+		want := len(db.ops) + 1 // counted before the write can land
 		go func() { errs <- write(ctx, fn) }()
-		for want := len(db.ops) + 1; len(db.ops) < want; {
+		for len(db.ops) < want {
 			time.Sleep(time.Millisecond)
 		}
 	}
