@@ -26,8 +26,14 @@ import (
 //     and each caller still waits for the commit of its own write. Writers
 //     queue in Go instead of spinning on SQLite's busy lock, and BEGIN
 //     IMMEDIATE means a transaction never has to upgrade.
-//   - r is a small pool of read-only connections; in WAL mode readers never
-//     block the writer nor wait for it.
+//   - r is a small pool of read-only connections for the queue (health's
+//     counts, job status, the workers' scheduling); in WAL mode readers
+//     never block the writer nor wait for it.
+//   - sr is a second such pool for the embedded store, whose reads can
+//     each last seconds (a job analysis over 100,000 candidates, a
+//     leaderboard rebuild). Sharing r, five analyses at once had taken
+//     every connection, and health, which counts the queues within 2 s,
+//     answered 503 "queue cannot commit" while nothing was wrong.
 //   - c is one connection that checkpoints the WAL back into the file in
 //     the background, so the writer rarely stops to do it.
 //
@@ -50,9 +56,10 @@ import (
 type DB struct {
 	Path string
 
-	w *sql.DB
-	r *sql.DB
-	c *sql.DB
+	w  *sql.DB
+	r  *sql.DB
+	sr *sql.DB
+	c  *sql.DB
 
 	ops chan *writeOp
 	// Owned by the writer goroutine: see WriteTx.
@@ -88,6 +95,13 @@ type Tuning struct {
 	// (journal_size_limit).
 	WALRestartBytes int64
 }
+
+// The read pools' sizes (see DB). The store's bounds how many long reads
+// run at once; on two cores more would only take turns.
+const (
+	queueReadConns = 4
+	storeReadConns = 4
+)
 
 // DefaultTuning is what OpenDB uses.
 var DefaultTuning = Tuning{PageSize: 4096, CacheKiB: 2000, CheckpointEvery: 100 * time.Millisecond, MaxBatch: 1024, WALRestartBytes: 32 << 20}
@@ -184,26 +198,33 @@ func OpenTunedDB(dataDir string, t Tuning) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r, err := openSQLite(path, "deferred", true, 4, t)
-	if err != nil {
-		w.Close()
-		return nil, err
+	pools := []*sql.DB{w}
+	closeAll := func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}
+	for _, conns := range []int{queueReadConns, storeReadConns} {
+		p, err := openSQLite(path, "deferred", true, conns, t)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		pools = append(pools, p)
 	}
 	c, err := openSQLite(path, "deferred", false, 1, t)
 	if err != nil {
-		w.Close()
-		r.Close()
+		closeAll()
 		return nil, err
 	}
+	pools = append(pools, c)
 	var pageSize int64 // the file's, which may predate Tuning.PageSize
 	if err := w.QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
-		w.Close()
-		r.Close()
-		c.Close()
+		closeAll()
 		return nil, fmt.Errorf("open %s: read page size: %w", path, err)
 	}
 	db := &DB{
-		w: w, r: r, c: c, Path: path,
+		w: w, r: pools[1], sr: pools[2], c: c, Path: path,
 		ops:        make(chan *writeOp, t.MaxBatch),
 		prepared:   make(map[string]*sql.Stmt),
 		closing:    make(chan struct{}),
@@ -569,7 +590,7 @@ func (db *DB) Close() error {
 		_, cerr = db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	}
 	db.c.Close()
-	rerr := db.r.Close()
+	rerr := errors.Join(db.r.Close(), db.sr.Close())
 	werr := db.w.Close()
 	if cerr != nil {
 		return fmt.Errorf("checkpoint %s: %w", db.Path, cerr)

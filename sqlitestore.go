@@ -40,7 +40,7 @@ WHERE c.id IN (
 // MatchCandidates looks candidates up through the candidate_skills index,
 // by every lowercase spelling of the job's skills.
 func (s *SQLiteStore) MatchCandidates(ctx context.Context, m *Matcher, minScore int) (int, []Match, error) {
-	rows, err := s.db.r.QueryContext(ctx, findCandidatesSQL, jsonText(SkillSpellings(m.skills)))
+	rows, err := s.db.sr.QueryContext(ctx, findCandidatesSQL, jsonText(SkillSpellings(m.skills)))
 	if err != nil {
 		return 0, nil, fmt.Errorf("find candidates: %w", err)
 	}
@@ -307,7 +307,7 @@ const lastActivityRowSQLite = `SELECT coalesce(max(rowid), 0) FROM activity_logs
 
 // LeaderboardSnapshot pins the store: see sqliteSnapshot.
 func (s *SQLiteStore) LeaderboardSnapshot(ctx context.Context) (LeaderboardSnapshot, error) {
-	tx, err := s.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.sr.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("begin the leaderboard snapshot: %w", err)
 	}
@@ -382,7 +382,7 @@ const trendingChunkRows = 8192
 // about the last 48 hours, since activity is logged roughly in time order.
 func (s *sqliteSnapshot) TrendingSince(ctx context.Context, since time.Time, fn func(HourlyPoints) error) error {
 	var first int64
-	if err := s.db.r.QueryRowContext(ctx, firstActivityRowSQLite, timeText(since)).Scan(&first); err != nil {
+	if err := s.db.sr.QueryRowContext(ctx, firstActivityRowSQLite, timeText(since)).Scan(&first); err != nil {
 		return fmt.Errorf("read trending activity: %w", err)
 	}
 	for lo := first; first > 0 && lo <= s.last; lo += trendingChunkRows {
@@ -401,7 +401,7 @@ func (s *sqliteSnapshot) TrendingSince(ctx context.Context, since time.Time, fn 
 
 // trendingRows sums the rows lo..hi (rowids) at or after since.
 func (s *sqliteSnapshot) trendingRows(ctx context.Context, lo, hi int64, since time.Time) ([]HourlyPoints, error) {
-	rows, err := s.db.r.QueryContext(ctx, trendingRowsSQLite, lo, hi, timeText(since), jsonText(TrendingTypes))
+	rows, err := s.db.sr.QueryContext(ctx, trendingRowsSQLite, lo, hi, timeText(since), jsonText(TrendingTypes))
 	if err != nil {
 		return nil, fmt.Errorf("read trending activity: %w", err)
 	}
@@ -434,7 +434,7 @@ WHERE a.rowid <= ?2`
 
 // Logged returns which of ids the snapshot's activity_logs hold.
 func (s *sqliteSnapshot) Logged(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.db.r.QueryContext(ctx, loggedSQLite, jsonText(ids), s.last)
+	rows, err := s.db.sr.QueryContext(ctx, loggedSQLite, jsonText(ids), s.last)
 	if err != nil {
 		return nil, fmt.Errorf("look up logged activities: %w", err)
 	}
@@ -486,7 +486,7 @@ func (s *SQLiteStore) FindCandidate(ctx context.Context, t CandidateTask) (Candi
 	}
 	var c Candidate
 	var skills string
-	err := s.db.r.QueryRowContext(ctx, candidateSQLite, t.CandidateID).Scan(&c.ID, &skills, &c.Level, &c.Location)
+	err := s.db.sr.QueryRowContext(ctx, candidateSQLite, t.CandidateID).Scan(&c.ID, &skills, &c.Level, &c.Location)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, Permanent(fmt.Errorf("candidate %s not found in candidates", t.CandidateID))
 	}
@@ -511,7 +511,7 @@ SELECT job_id, NULL, '', '' FROM job_matches WHERE candidate_id = ?1`
 
 // FindOffers looks analysed job offers up through the offer_skills index.
 func (s *SQLiteStore) FindOffers(ctx context.Context, candidateID string, skills []string) ([]Offer, []string, error) {
-	rows, err := s.db.r.QueryContext(ctx, findOffersSQLite, candidateID, jsonText(skills))
+	rows, err := s.db.sr.QueryContext(ctx, findOffersSQLite, candidateID, jsonText(skills))
 	if err != nil {
 		return nil, nil, fmt.Errorf("find job offers: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,33 @@ BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END`); err != nil {
 	db := openFile(t, cfg.DataDir)
 	if s := queryInt(t, db, `SELECT engagement_score FROM users WHERE id = 'u-1'`); s != 15 {
 		t.Errorf("score %d, want 15 (the bad record's points not added)", s)
+	}
+}
+
+// The embedded store reads on connections of its own. Five job analyses,
+// each reading tens of thousands of candidates for seconds, had taken
+// every read connection, and health, which counts the queues within 2 s,
+// answered 503 "queue cannot commit" although the queue was fine. Here
+// every connection the store reads on is held by an open read; health and
+// a job's status must still answer (the status within 5 s: without a
+// deadline, a read with no connection to run on waits for ever).
+func TestStoreReadsLeaveTheQueueReadsFree(t *testing.T) {
+	a := startApp(t, map[string]string{"LEADERBOARD_DISABLED": "true"})
+	id := a.mustAccept(t, "/api/activity/score", `{"userId":"user-1","action":"like"}`)
+	a.waitDrained(t)
+	for range storeReadConns {
+		snap, err := a.store.LeaderboardSnapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(snap.Close)
+	}
+	if r := a.do(t, http.MethodGet, "/api/health/queues", "", "", nil); r.Status != http.StatusOK || r.str("status") != "ok" {
+		t.Errorf("health with the store's reads all held: %d %s, want 200 ok", r.Status, r.Raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s, err := a.queue.Status(ctx, id); err != nil || s.State != StateCompleted {
+		t.Errorf("job status with the store's reads all held: %+v %v, want completed", s, err)
 	}
 }
