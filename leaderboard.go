@@ -19,9 +19,9 @@ import (
 	"github.com/nalgeon/redka"
 )
 
-// The leaderboard and the trending targets of SPEC §7 live in redka, in
-// DATA_DIR/redka.db: sorted sets, which is what a Redis would have held in
-// the original design. They are derived data. The store's activity_logs
+// The leaderboard (users by engagement score) and the trending targets
+// (docs/api.md) live in redka, in DATA_DIR/redka.db: sorted sets, as a
+// Redis would hold them. They are derived data. The store's activity_logs
 // and users are the truth, and redka.db is rebuilt from them whenever it
 // may have missed something: when the file is missing, or when the
 // previous process did not shut down cleanly.

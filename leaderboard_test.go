@@ -130,8 +130,9 @@ func (a *testApp) trendingTargets(t testing.TB, query string) []TrendingTarget {
 	return got.Targets
 }
 
-// storeTop is the leaderboard as SPEC §7 defines it, computed in SQL on
-// the embedded store.
+// storeTop is the leaderboard as docs/api.md defines it (score
+// descending, ties by userId ascending), computed in SQL on the embedded
+// store.
 func storeTop(t testing.TB, db *sql.DB, limit int) []RankedUser {
 	t.Helper()
 	rows, err := db.Query(`SELECT id, engagement_score FROM users WHERE engagement_score > 0
@@ -170,7 +171,7 @@ func postActivity(t testing.TB, a *testApp, n, users int) {
 }
 
 // The leaderboard after a run of activity webhooks is the store's
-// engagement scores, in SPEC §7 order, at every limit: the ties (three
+// engagement scores, highest first, at every limit: the ties (three
 // users with 10 points) come by userId ascending, also where the limit
 // cuts through them.
 func TestLeaderboardMatchesStoreScores(t *testing.T) {
@@ -559,7 +560,8 @@ func TestLeaderboardDisabled(t *testing.T) {
 	}
 }
 
-// pgTop is the leaderboard as SPEC §7 defines it, computed in Postgres.
+// pgTop is the leaderboard as docs/api.md defines it, computed in
+// Postgres.
 func pgTop(t testing.TB, c *pgx.Conn) []RankedUser {
 	t.Helper()
 	rows, err := c.Query(context.Background(), `SELECT id::text, engagement_score::bigint FROM users

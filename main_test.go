@@ -252,9 +252,9 @@ func queryString(t testing.TB, db *sql.DB, query string, args ...any) string {
 	return s.String
 }
 
-// The three curl examples of the original design, on the demo data: each
-// answers 200, reaches completed, and leaves its result in hookd.db.
-func TestGuideExamples(t *testing.T) {
+// The three curl examples of the README's "Try it", on the demo data:
+// each answers 200, reaches completed, and leaves its result in hookd.db.
+func TestReadmeExamples(t *testing.T) {
 	a := startApp(t, map[string]string{"DEMO_DATA": "1"})
 	jobID := a.mustAccept(t, "/api/jobs/analyze",
 		`{"jobId":"test-job-1","title":"Test Job","requiredSkills":["React"],"experienceLevel":"Senior"}`)
