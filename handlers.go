@@ -360,8 +360,9 @@ type healthReply struct {
 // port and user. The logs have the details (the gate and the writer log
 // them when they happen).
 const (
-	publicStoreProblem = "results store unreachable"
-	publicQueueProblem = "queue cannot commit"
+	publicStoreProblem  = "results store unreachable"
+	publicCommitProblem = "queue cannot commit"
+	publicReadProblem   = "queue cannot be read"
 )
 
 // withoutDetails is generic when problem is set, "" when it is not.
@@ -379,8 +380,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	counts, err := s.Queue.Counts(ctx)
 	reply := healthReply{Status: "ok", Queues: counts, Timestamp: s.now().UTC().Format(time.RFC3339)}
 	reply.Queue = s.Queue.CommitError()
+	publicQueueProblem := publicCommitProblem
 	if err != nil {
-		reply.Queue = err.Error()
+		reply.Queue, publicQueueProblem = err.Error(), publicReadProblem
 	}
 	reply.Store = s.StoreProblem()
 	if s.Outbox != nil && reply.Store == "" {

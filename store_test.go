@@ -107,4 +107,17 @@ func TestStoreReadsLeaveTheQueueReadsFree(t *testing.T) {
 	if s, err := a.queue.Status(ctx, id); err != nil || s.State != StateCompleted {
 		t.Errorf("job status with the store's reads all held: %+v %v, want completed", s, err)
 	}
+
+	// When it is the queue's own reads that are all held, health is
+	// unavailable, and says that reading failed, not committing.
+	for range queueReadConns {
+		conn, err := a.db.r.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+	}
+	if r := a.do(t, http.MethodGet, "/api/health/queues", "", "", nil); r.Status != http.StatusServiceUnavailable || r.str("queue") != publicReadProblem {
+		t.Errorf("health with the queue's reads all held: %d %s, want 503 %q", r.Status, r.Raw, publicReadProblem)
+	}
 }
