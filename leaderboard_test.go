@@ -214,8 +214,8 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	store := OpenSQLiteStore(db)
 	feed := &recordingFeed{}
+	store := &feedWatchingStore{Store: OpenSQLiteStore(db), feed: feed}
 	p := &Processor{Store: store, Log: testLogger(), Timezone: time.UTC, OffPeak: OffPeak{Start: 22, End: 7}, Now: time.Now, Feed: feed}
 	at := time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
 	payload, _ := json.Marshal(ActivityTask{UserID: "u1", Action: "share", TargetID: "p1", TargetType: "post", OccurredAt: at})
@@ -229,23 +229,46 @@ func TestProcessorRecordsOnlyNewLogRows(t *testing.T) {
 	if !reflect.DeepEqual(feed.got, want) {
 		t.Errorf("recorded %+v, want one event %+v", feed.got, want)
 	}
-	if feed.entered != 2 || feed.left != 2 {
-		t.Errorf("entered %d, left %d: want each store write inside Enter", feed.entered, feed.left)
+	if feed.entered != 2 || feed.inside != 0 {
+		t.Errorf("entered %d, still inside %d: want each run to enter once and leave", feed.entered, feed.inside)
+	}
+	if want := []bool{true, true}; !reflect.DeepEqual(store.writesInside, want) || !reflect.DeepEqual(feed.recordsInside, want[:1]) {
+		t.Errorf("store writes inside Enter %v, records inside %v: want every one between Enter and its leave", store.writesInside, feed.recordsInside)
 	}
 }
 
-// recordingFeed is an ActivityFeed that keeps what it is told.
+// recordingFeed is an ActivityFeed that keeps what it is told, and
+// whether each Record came between an Enter and its leave.
 type recordingFeed struct {
 	got           []ActivityEvent
-	entered, left int
+	entered       int
+	inside        int // Enters not yet left
+	recordsInside []bool
 }
 
 func (f *recordingFeed) Enter() func() {
 	f.entered++
-	return func() { f.left++ }
+	f.inside++
+	return func() { f.inside-- }
 }
 
-func (f *recordingFeed) Record(events []ActivityEvent) { f.got = append(f.got, events...) }
+func (f *recordingFeed) Record(events []ActivityEvent) {
+	f.got = append(f.got, events...)
+	f.recordsInside = append(f.recordsInside, f.inside > 0)
+}
+
+// feedWatchingStore notes, for each RecordActivities, whether it ran
+// between the feed's Enter and its leave: a rebuild relies on it.
+type feedWatchingStore struct {
+	Store
+	feed         *recordingFeed
+	writesInside []bool
+}
+
+func (s *feedWatchingStore) RecordActivities(ctx context.Context, recs []ActivityRecord) ([]Recorded, error) {
+	s.writesInside = append(s.writesInside, s.feed.inside > 0)
+	return s.Store.RecordActivities(ctx, recs)
+}
 
 // trendingEvents are activity webhooks at fixed times around the clock's
 // 2025-06-10 12:30 UTC, all at peak hours in Paris (no bonus).
