@@ -243,15 +243,18 @@ func TestJobsOutcomesAreReported(t *testing.T) {
 	}
 	time.Sleep(5 * time.Millisecond)
 	b = mustClaimOne(t, q, QueueJobAnalysis)
-	q.now = func() time.Time { return time.Now().Add(2 * time.Minute) } // b's lease has run out: its last attempt fails
-	if n, err := q.ReapExpired(ctx); n != 1 || err != nil {
+	mustEnqueue(t, q, QueueJobAnalysis, "job-3-1700000000000-aaaaaaaa")
+	mustClaimOne(t, q, QueueJobAnalysis)
+	// Both leases have run out: b's last attempt fails, job 3's first is retried.
+	q.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if n, err := q.ReapExpired(ctx); n != 2 || err != nil {
 		t.Fatalf("reap: %d %v", n, err)
 	}
 	if _, err := q.Enqueue(ctx, NewJob{Queue: QueuePostModeration, ProcessingID: "post-1-1700000000000-aaaaaaaa", Payload: []byte(`{}`), ReceivedAt: time.Now(), Failed: "bad"}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]Outcomes{
-		QueueJobAnalysis:    {Completed: 1, Retried: 1, Failed: 1},
+		QueueJobAnalysis:    {Completed: 1, Retried: 2, Failed: 1},
 		QueuePostModeration: {Failed: 1},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
