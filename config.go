@@ -230,11 +230,12 @@ func (r *envReader) oneOf(name, def string, allowed ...string) string {
 	return v
 }
 
-// domains reads a comma-separated list of domain names, lowercased.
+// domains reads a comma-separated list of domain names, lowercased. A
+// leading "*." is dropped: a domain blocks its subdomains anyway.
 func (r *envReader) domains(name string) []string {
 	var out []string
 	for _, part := range strings.Split(r.getenv(name), ",") {
-		part = strings.ToLower(strings.TrimSpace(part))
+		part = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(part)), "*.")
 		switch {
 		case part == "":
 		case !isDomainName(part):

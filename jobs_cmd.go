@@ -44,6 +44,10 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, out
 		return errors.New("hookd jobs: say what to do\n" + jobsUsage)
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "-h" || cmd == "--help" || cmd == "help" {
+		fmt.Fprintln(out, jobsUsage)
+		return nil
+	}
 	fs := flag.NewFlagSet("hookd jobs "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, jobsUsage) }

@@ -74,7 +74,16 @@ Main environment variables (all of them: docs/configuration.md):
   LOG_LEVEL, LOG_FORMAT    debug|info|warn|error (info), text|json (text)
 `
 
+// run runs the command args name. A subcommand's -h has printed its
+// flags, as asked: that is a success.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := runCommand(ctx, args, getenv, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	command, rest := "serve", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		command, rest = args[0], args[1:]
@@ -177,13 +186,13 @@ func runMigrate(ctx context.Context, url string, out io.Writer) error {
 	return nil
 }
 
+// newLogger builds the logger cfg asks for. LoadConfig has checked both
+// values, so a level slog cannot read is only the zero Config's "", info.
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		level = slog.LevelInfo
-	}
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(cfg.LogFormat, "json") {
+	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

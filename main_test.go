@@ -596,6 +596,15 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
+// A leading "*." in BLOCKED_DOMAINS, as the docs have always allowed, is
+// dropped rather than refused.
+func TestBlockedDomainsWildcard(t *testing.T) {
+	cfg, err := LoadConfig(testEnv(t, map[string]string{"BLOCKED_DOMAINS": "*.Evil.example, spam.example"}))
+	if err != nil || strings.Join(cfg.BlockedDomains, ",") != "evil.example,spam.example" {
+		t.Errorf("BLOCKED_DOMAINS: %v %v, want evil.example and spam.example", cfg.BlockedDomains, err)
+	}
+}
+
 // `hookd help` and `-h` list the commands and exit 0; an unknown command
 // or argument is a usage error (exit 2) and starts nothing.
 func TestHelpAndUnknownCommands(t *testing.T) {
@@ -609,6 +618,11 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("%v: the usage lacks %q:\n%s", args, want, out.String())
 			}
+		}
+	}
+	for _, args := range [][]string{{"backfill", "-h"}, {"bench", "-h"}, {"jobs", "--help"}, {"jobs", "retry", "-h"}} {
+		if err := run(context.Background(), args, env, io.Discard, io.Discard); err != nil {
+			t.Errorf("%v: %v, want the command's help and no error", args, err)
 		}
 	}
 	for _, args := range [][]string{{"foo"}, {"serve", "extra"}, {"-nosuchflag"}} {
