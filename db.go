@@ -83,8 +83,8 @@ type DB struct {
 // ErrClosed is returned by writes submitted after Close.
 var ErrClosed = errors.New("hookd.db is closed")
 
-// Tuning holds the settings hookd.db runs with. README, "Performance",
-// gives the measurements that chose the defaults.
+// Tuning holds the settings hookd.db runs with. BENCHMARKS.md, "hookd.db
+// settings", gives the measurements that chose the defaults.
 type Tuning struct {
 	PageSize        int           // bytes; applies when the file is created
 	CacheKiB        int           // page cache of each connection
