@@ -7,10 +7,8 @@ package main
 // a job posted before its candidates still finds them.
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -93,7 +91,7 @@ func (p *Processor) MatchCandidate(ctx context.Context, j Job) (any, error) {
 }
 
 // scoreOffers keeps the offers the candidate scores at least MinMatchScore
-// against, best first.
+// against, in no particular order.
 func (p *Processor) scoreOffers(c Candidate, offers []Offer) []OfferMatch {
 	m := NewOfferMatcher(ParseCandidate(c.ID, CandidateProfile{Skills: c.Skills, Level: c.Level, Location: c.Location}))
 	var matches []OfferMatch
@@ -103,8 +101,5 @@ func (p *Processor) scoreOffers(c Candidate, offers []Offer) []OfferMatch {
 			matches = append(matches, OfferMatch{JobID: o.ID, Score: score, Skills: shared})
 		}
 	}
-	slices.SortFunc(matches, func(a, b OfferMatch) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.JobID, b.JobID))
-	})
 	return matches
 }

@@ -54,7 +54,7 @@ const (
 	QueueCandidateMatch  = "candidate-matching"
 )
 
-// Kinds are the kinds hookd runs, in the order health lists them.
+// Kinds are the kinds hookd runs.
 var Kinds = []Kind{
 	{
 		Queue:         QueueJobAnalysis,

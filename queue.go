@@ -72,7 +72,7 @@ type Upkeep interface {
 // goroutines share transactions and fsyncs.
 type Queue struct {
 	db    *DB
-	names []string // in the order Counts reports them
+	names []string
 	ready map[string]chan struct{}
 	now   func() time.Time
 

@@ -70,7 +70,7 @@ const (
 	jobByIDSQL = `
 SELECT queue, state, attempts, max_attempts, received_at, finished_at, last_error, payload, result
 FROM queue_jobs
-WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
+WHERE ` + processingIDIs
 
 	failedJobsSQL = `
 SELECT processing_id, queue, attempts, max_attempts, received_at, finished_at, last_error
@@ -86,7 +86,7 @@ WHERE queue IN (SELECT queue FROM queue_stats WHERE ?1 IN ('', queue)) AND state
 	retryJobSQL = `
 UPDATE queue_jobs
 SET state = 'waiting', attempts = 0, run_at = ?2, finished_at = NULL
-WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1
+WHERE ` + processingIDIs + `
   AND state = 'failed' AND attempts > 0
 RETURNING queue`
 
@@ -97,14 +97,14 @@ WHERE queue = ?1 AND state = 'failed' AND attempts > 0`
 
 	discardJobSQL = `
 DELETE FROM queue_jobs
-WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1 AND state = 'failed'
+WHERE ` + processingIDIs + ` AND state = 'failed'
 RETURNING queue`
 
 	discardQueueSQL = `DELETE FROM queue_jobs WHERE queue = ? AND state = 'failed'`
 
 	jobStateSQL = `
 SELECT state FROM queue_jobs
-WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
+WHERE ` + processingIDIs
 
 	// Never below zero: a file whose counts began after some failures.
 	uncountFailedSQL = `UPDATE queue_stats SET failed = max(failed - ?, 0) WHERE queue = ?`

@@ -73,10 +73,14 @@ type JobStatus struct {
 	Result       json.RawMessage `json:"result"`
 }
 
-// The first condition lets SQLite use queue_jobs_processing_id.
+// processingIDIs finds the job whose processingId is ?1. Its first
+// condition is the key of queue_jobs_processing_id, written exactly as
+// the index is: a lookup that drifts from it scans the whole table.
+const processingIDIs = `substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
+
 const statusSQL = `
 SELECT queue, state, attempts, last_error, result FROM queue_jobs
-WHERE substr(processing_id, -22, 13) = substr(?1, -22, 13) AND processing_id = ?1`
+WHERE ` + processingIDIs
 
 // ErrNotFound means no job has that processingId (or it was pruned).
 var ErrNotFound = errors.New("not found")

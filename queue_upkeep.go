@@ -50,11 +50,7 @@ func (q *Queue) ReapExpired(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("reap expired leases: %w", err)
 	}
 	q.report(done.counts)
-	if done.n > 0 {
-		for _, name := range q.names {
-			q.wake(name)
-		}
-	} else if err := q.wakeWaiting(ctx); err != nil {
+	if err := q.wakeWaiting(ctx); err != nil { // the reaped jobs put back to wait among them
 		return 0, err
 	}
 	return done.n, nil
