@@ -221,9 +221,14 @@ func (a *App) RunWorkers(stop, hard context.Context) error {
 	if a.outbox == nil {
 		return runPools(stop, hard, pools, m)
 	}
-	pulled := make(chan error, 1)
-	go func() { pulled <- a.outbox.Run(stop) }()
-	return errors.Join(runPools(stop, hard, pools, m), <-pulled)
+	pulled := make(chan struct{})
+	go func() {
+		defer close(pulled)
+		a.outbox.Run(stop)
+	}()
+	err := runPools(stop, hard, pools, m)
+	<-pulled // it may be enqueuing still: the queue must outlive it
+	return err
 }
 
 // Serve answers webhooks on ln and runs the workers until ctx is

@@ -275,14 +275,20 @@ func checkHeaderValue(name, v string) error {
 
 // newProcessingID is <kind>-<id>-<unix ms>, the form the app already
 // knows, plus a random suffix: two webhooks for the same id in the same
-// millisecond must not collide, since the id is the job's key. The
-// suffix is 8 characters, so the milliseconds are substr(id, -22, 13):
-// the processingId indexes of migrations/sqlite are keyed by that
-// (TestProcessingIDIndexKey; eventProcessingID keeps the same form).
+// millisecond must not collide, since the id is the job's key.
 func newProcessingID(kind, id string, at time.Time) string {
-	var b [5]byte
-	rand.Read(b[:])
-	return kind + "-" + id + "-" + strconv.FormatInt(at.UnixMilli(), 10) + "-" + suffixEncoding.EncodeToString(b[:])
+	var suffix [5]byte
+	rand.Read(suffix[:])
+	return formatProcessingID(kind, id, at, suffix)
+}
+
+// formatProcessingID spells every processingId, webhook's
+// (newProcessingID) or captured event's (eventProcessingID):
+// <kind>-<id>-<unix ms>-<suffix>. The 5 suffix bytes make 8 characters,
+// so the milliseconds are substr(id, -22, 13): the processingId indexes
+// of migrations/sqlite are keyed by that (TestProcessingIDIndexKey).
+func formatProcessingID(kind, id string, at time.Time, suffix [5]byte) string {
+	return kind + "-" + id + "-" + strconv.FormatInt(at.UnixMilli(), 10) + "-" + suffixEncoding.EncodeToString(suffix[:])
 }
 
 var suffixEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

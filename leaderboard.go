@@ -337,8 +337,9 @@ func (b *bucketPoints) write(tx *redka.Tx) error {
 
 // Record takes the events whose log rows the store has just inserted. It
 // never waits for redka. The store transaction that inserted them must
-// have run inside a Feed call, for a rebuild running meanwhile to count
-// them exactly once.
+// have run between Enter and the func Enter returned, with Record called
+// before that func (as ScoreActivities does), for a rebuild running
+// meanwhile to count them exactly once.
 func (l *Leaderboard) Record(events []ActivityEvent) {
 	l.recorded.Add(int64(len(events)))
 	l.mu.Lock()

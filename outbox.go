@@ -27,7 +27,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -59,7 +58,7 @@ type Outbox struct {
 
 // Run pulls until ctx ends: whenever a NOTIFY arrives, every Poll
 // otherwise, and at once again after a full batch.
-func (o *Outbox) Run(ctx context.Context) error {
+func (o *Outbox) Run(ctx context.Context) {
 	wake := make(chan struct{}, 1)
 	go o.listen(ctx, wake)
 	delay := time.Second
@@ -81,7 +80,6 @@ func (o *Outbox) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	return nil
 }
 
 // listen wakes the puller on every NOTIFY, reconnecting after a failure.
@@ -116,9 +114,10 @@ func (o *Outbox) listenOnce(ctx context.Context, wake chan struct{}) error {
 	}
 }
 
-// Each event as the envelope its webhook would have been.
+// Each event as the envelope its webhook would have been, beside its
+// table, so that the kind is known without parsing the envelope.
 const claimOutboxSQL = `
-SELECT id,
+SELECT id, table_name,
        json_build_object('type', op, 'table', table_name, 'schema', 'public',
                          'record', record, 'old_record', old_record)::text,
        captured_at
@@ -165,9 +164,11 @@ func (o *Outbox) Pull(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// capturedEvent is a row of hookd.outbox.
+// capturedEvent is a row of hookd.outbox, its fields in the order of
+// claimOutboxSQL's columns (read by position).
 type capturedEvent struct {
 	ID         int64
+	Table      string
 	Event      string
 	CapturedAt time.Time
 }
@@ -176,17 +177,16 @@ type capturedEvent struct {
 // failed job saying why it cannot be one; ok is false for an event that
 // needs no work (an UPDATE that changed nothing hookd reads).
 func (o *Outbox) job(e capturedEvent) (j NewJob, ok bool) {
-	var head struct {
-		Table string `json:"table"`
-	}
-	json.Unmarshal([]byte(e.Event), &head) // a bad event fails in Decode below
-	k := o.kindOf(head.Table)
+	k := o.kindOf(e.Table)
 	j = NewJob{Queue: k.Queue, ReceivedAt: e.CapturedAt, Key: "outbox:" + strconv.FormatInt(e.ID, 10)}
-	if int64(len(e.Event)) > o.MaxBody {
-		j.ProcessingID = eventProcessingID(k.Prefix, "", e)
-		j.Payload = []byte(truncate(e.Event, 4096))
-		j.Failed = fmt.Sprintf("captured event of %d bytes is larger than MAX_BODY_BYTES (%d)", len(e.Event), o.MaxBody)
+	// fail makes j a failed job: its id unread, named by its outbox id.
+	fail := func(payload []byte, why string) (NewJob, bool) {
+		j.ProcessingID, j.Payload, j.Failed = eventProcessingID(k.Prefix, "", e), payload, why
 		return j, true
+	}
+	if int64(len(e.Event)) > o.MaxBody {
+		return fail([]byte(truncate(e.Event, 4096)),
+			fmt.Sprintf("captured event of %d bytes is larger than MAX_BODY_BYTES (%d)", len(e.Event), o.MaxBody))
 	}
 	a, err := k.Decode([]byte(e.Event), e.CapturedAt)
 	if err == nil && a.Skip == "" {
@@ -194,18 +194,14 @@ func (o *Outbox) job(e capturedEvent) (j NewJob, ok bool) {
 	}
 	switch {
 	case err != nil:
-		j.ProcessingID = eventProcessingID(k.Prefix, "", e)
-		j.Payload = []byte(e.Event)
-		j.Failed = "captured event: " + err.Error()
-		return j, true
+		return fail([]byte(e.Event), "captured event: "+err.Error())
 	case a.Skip != "":
 		o.Log.Debug("captured event skipped", "outboxId", e.ID, "reason", a.Skip)
 		return j, false
 	}
 	payload, err := json.Marshal(a.Task)
 	if err != nil {
-		j.ProcessingID, j.Payload, j.Failed = eventProcessingID(k.Prefix, "", e), []byte(e.Event), "encode task: "+err.Error()
-		return j, true
+		return fail([]byte(e.Event), "encode task: "+err.Error())
 	}
 	if a.RowKey != "" {
 		j.Key = "row:" + a.RowKey // the key its webhook carries, so that the two meet
@@ -241,7 +237,7 @@ func eventProcessingID(prefix, id string, e capturedEvent) string {
 	}
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(e.ID))
-	return prefix + "-" + id + "-" + strconv.FormatInt(e.CapturedAt.UnixMilli(), 10) + "-" + suffixEncoding.EncodeToString(b[3:])
+	return formatProcessingID(prefix, id, e.CapturedAt, [5]byte(b[3:]))
 }
 
 const outboxStatsSQL = `
@@ -262,7 +258,3 @@ func (o *Outbox) Stats(ctx context.Context) (OutboxStats, error) {
 	}
 	return s, nil
 }
-
-// errNoOutbox says the database has no hookd.outbox: `hookd migrate` was
-// not run since capture came.
-var errNoOutbox = errors.New("hookd.outbox is missing")
