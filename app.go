@@ -25,8 +25,9 @@ type App struct {
 	outbox  *Outbox // nil in embedded mode
 	server  *Server
 	mod     *Moderator
-	vision  *VisionClient // nil without GOOGLE_VISION_API_KEY
-	board   *Leaderboard  // nil with LEADERBOARD_DISABLED
+	vision  *VisionClient         // nil without GOOGLE_VISION_API_KEY
+	text    *TextModerationClient // nil without TEXT_MODERATION_API_KEY
+	board   *Leaderboard          // nil with LEADERBOARD_DISABLED
 	metrics *Metrics
 	built   chan struct{}   // closed when the leaderboard rebuild goroutine is done
 	life    context.Context // ends at Close; bounds the gate's probing
@@ -69,6 +70,7 @@ func (a *App) open(ctx context.Context) error {
 	if a.cfg.VisionAPIKey != "" {
 		a.vision = NewVisionClient(a.cfg.VisionEndpoint, a.cfg.VisionAPIKey)
 	}
+	a.text = a.cfg.TextModeration.Client()
 	opt := QueueOptions{Attempts: a.cfg.Attempts, Backoff: a.cfg.Backoff, Lease: a.cfg.Lease}
 	if a.queue, err = OpenQueue(ctx, a.db, queueNames(a.cfg.Kinds), opt); err != nil {
 		return err
@@ -94,7 +96,6 @@ func (a *App) open(ctx context.Context) error {
 	a.metrics = NewMetrics(MetricsSources{
 		Queues:       queueNames(a.cfg.Kinds),
 		Counts:       a.queue.Counts,
-		Failed:       a.queue.Failed,
 		QueueProblem: a.queue.CommitError,
 		StoreProblem: a.gate.Problem,
 		Outbox:       a.outbox,
@@ -190,20 +191,20 @@ func (a *App) Handler() http.Handler { return a.server.Routes() }
 // not wait for it (see Leaderboard.Rebuild).
 func (a *App) RunWorkers(stop, hard context.Context) error {
 	p := &Processor{
-		Store:         a.store,
-		Log:           a.log,
-		MinMatchScore: a.cfg.MinMatchScore,
-		Timezone:      a.cfg.Timezone,
-		OffPeak:       a.cfg.OffPeak,
-		Moderator:     a.mod,
-		Vision:        a.vision,
-		Now:           time.Now,
+		Store:          a.store,
+		Log:            a.log,
+		MinMatchScore:  a.cfg.MinMatchScore,
+		Timezone:       a.cfg.Timezone,
+		OffPeak:        a.cfg.OffPeak,
+		Moderator:      a.mod,
+		Vision:         a.vision,
+		TextModeration: a.text,
+		Now:            time.Now,
 	}
 	if a.board != nil {
 		p.Feed = a.board
 		a.startRebuild(p.Store)
 	}
-	p.TextModeration = a.cfg.TextModeration.Client()
 	var pools []*Pool
 	for _, k := range a.cfg.Kinds {
 		pools = append(pools, &Pool{
@@ -291,7 +292,7 @@ func (a *App) startupFacts(ln net.Listener) []any {
 		"capture", a.outbox != nil,
 		"signatures", len(a.cfg.SigningKeys) > 0,
 		"vision", a.vision != nil,
-		"textModeration", a.cfg.TextModeration.Client() != nil,
+		"textModeration", a.text != nil,
 		"leaderboard", a.board != nil,
 	)
 }

@@ -183,12 +183,10 @@ type overviewPage struct {
 	BoardNote    string
 }
 
-// queueLine is a queue's line: health's counts, and the failed jobs
-// still kept (those an operator can retry or discard).
+// queueLine is a queue's line: its counts, FailedNow among them.
 type queueLine struct {
 	Name string
 	QueueCounts
-	Kept int
 }
 
 func (d *Dashboard) overview(r *http.Request) (string, any, int) {
@@ -210,11 +208,7 @@ func (d *Dashboard) readQueues(ctx context.Context, p *overviewPage) error {
 		return err
 	}
 	for _, name := range d.Queues {
-		_, kept, err := d.Queue.Failed(ctx, name, 0)
-		if err != nil {
-			return err
-		}
-		p.Queues = append(p.Queues, queueLine{Name: name, QueueCounts: counts[name], Kept: kept})
+		p.Queues = append(p.Queues, queueLine{Name: name, QueueCounts: counts[name]})
 	}
 	p.Failed, p.FailedTotal, err = d.Queue.Failed(ctx, "", dashboardFailedShown)
 	return err

@@ -41,12 +41,11 @@ type Metrics struct {
 
 // MetricsSources are what the metrics read when they are scraped.
 type MetricsSources struct {
-	Queues       []string // queue names: their outcome series start at zero, their failed jobs are counted
+	Queues       []string // queue names: their outcome series start at zero
 	Counts       func(ctx context.Context) (map[string]QueueCounts, error)
-	Failed       func(ctx context.Context, queue string, limit int) ([]JobInfo, int, error) // Admin.Failed
-	QueueProblem func() string                                                              // the queue's last commit error, "" when it works
-	StoreProblem func() string                                                              // why the results store is unreachable, "" when it answers
-	Outbox       *Outbox                                                                    // nil in embedded mode
+	QueueProblem func() string // the queue's last commit error, "" when it works
+	StoreProblem func() string // why the results store is unreachable, "" when it answers
+	Outbox       *Outbox       // nil in embedded mode
 	WALRestarts  func() int64
 }
 
@@ -289,21 +288,16 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, up(storeProblem))
 	if counts, err := c.src.Counts(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
+		ch <- prometheus.NewInvalidMetric(failedNowDesc, err)
 	} else {
 		for queue, n := range counts {
 			for _, s := range []struct {
 				state string
 				n     int64
-			}{{StateWaiting, n.Waiting}, {StateActive, n.Active}, {StateDelayed, n.Delayed}, {StateCompleted, n.Completed}, {StateFailed, n.Failed}} {
+			}{{StateWaiting, n.Waiting}, {StateActive, n.Active}, {StateDelayed, n.Delayed}, {StateCompleted, n.Failed}, {StateFailed, n.Completed}} {
 				ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.n), queue, s.state)
 			}
-		}
-	}
-	for _, queue := range c.src.Queues {
-		if _, n, err := c.src.Failed(ctx, queue, 0); err != nil {
-			ch <- prometheus.NewInvalidMetric(failedNowDesc, err)
-		} else {
-			ch <- prometheus.MustNewConstMetric(failedNowDesc, prometheus.GaugeValue, float64(n), queue)
+			ch <- prometheus.MustNewConstMetric(failedNowDesc, prometheus.GaugeValue, float64(n.FailedNow), queue)
 		}
 	}
 	if c.src.Outbox == nil || storeProblem != "" {

@@ -18,6 +18,10 @@ type QueueCounts struct {
 	Delayed   int64 `json:"delayed"`
 	Completed int64 `json:"completed"`
 	Failed    int64 `json:"failed"`
+	// FailedNow is the failed jobs still in the file, those an operator
+	// can retry or discard; Failed counts every failure since the file
+	// was created. Not in health's answer, which predates it.
+	FailedNow int64 `json:"-"`
 }
 
 const countStateSQL = `SELECT count(*) FROM queue_jobs WHERE queue = ? AND state = ?`
@@ -37,7 +41,7 @@ func (q *Queue) Counts(ctx context.Context) (map[string]QueueCounts, error) {
 		for _, s := range []struct {
 			state string
 			dst   *int64
-		}{{StateWaiting, &c.Waiting}, {StateActive, &c.Active}, {StateDelayed, &c.Delayed}} {
+		}{{StateWaiting, &c.Waiting}, {StateActive, &c.Active}, {StateDelayed, &c.Delayed}, {StateFailed, &c.FailedNow}} {
 			if err := tx.QueryRowContext(ctx, countStateSQL, name, s.state).Scan(s.dst); err != nil {
 				return nil, fmt.Errorf("count %s %s jobs: %w", name, s.state, err)
 			}
