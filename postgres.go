@@ -77,7 +77,10 @@ func (s *PostgresStore) Migrate(ctx context.Context) ([]string, error) {
 	return applied, nil
 }
 
-// requiredColumns is everything hookd reads or writes, by table.
+// requiredColumns are the columns of the app's tables hookd reads or
+// writes, by table, as its first migration left them; what later
+// migrations add (activity_logs.event_key, the hookd schema) is vouched
+// for by checkVersion.
 var requiredColumns = map[string][]string{
 	"users":         {"id", "engagement_score", "last_activity_at"},
 	"candidates":    {"id", "skills", "experience_level", "location"},

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,13 +55,11 @@ written AS (
   INSERT INTO job_matches (job_id, candidate_id, match_score, matched_skills)
   SELECT $1::uuid, candidate_id, score, skills FROM diff WHERE candidate_id IS NOT NULL ORDER BY candidate_id
   ON CONFLICT (job_id, candidate_id) DO UPDATE
-  SET match_score = EXCLUDED.match_score, matched_skills = EXCLUDED.matched_skills
-  RETURNING 1),
+  SET match_score = EXCLUDED.match_score, matched_skills = EXCLUDED.matched_skills),
 gone AS (
   DELETE FROM job_matches o USING diff d
-  WHERE o.job_id = $1::uuid AND o.candidate_id = d.stored AND d.candidate_id IS NULL
-  RETURNING 1)
-SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM gone)`
+  WHERE o.job_id = $1::uuid AND o.candidate_id = d.stored AND d.candidate_id IS NULL)
+SELECT 1`
 
 // SaveOfferAnalysis marks the job analysed and writes its matches in one
 // transaction.
@@ -134,34 +133,17 @@ func appendUUID(dst []byte, id string) ([]byte, error) {
 	if len(id) != 36 {
 		return nil, fmt.Errorf("%q is not a uuid", id)
 	}
+	if id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return nil, fmt.Errorf("%q is not a uuid", id)
+	}
 	dst = binary.BigEndian.AppendUint32(dst, 16)
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if id[i] != '-' {
-				return nil, fmt.Errorf("%q is not a uuid", id)
-			}
-			i++
-		}
-		hi, lo := unhex(id[i]), unhex(id[i+1])
-		if hi > 15 || lo > 15 {
+	for _, group := range [...]string{id[0:8], id[9:13], id[14:18], id[19:23], id[24:36]} {
+		var err error
+		if dst, err = hex.AppendDecode(dst, []byte(group)); err != nil {
 			return nil, fmt.Errorf("%q is not a uuid", id)
 		}
-		dst = append(dst, hi<<4|lo)
 	}
 	return dst, nil
-}
-
-// unhex is the value of a hexadecimal digit, 255 for another character.
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 255
 }
 
 // uuidArray is ids as a binaryArray.

@@ -22,8 +22,8 @@ type Store interface {
 	// the job analysed, in one transaction.
 	SaveOfferAnalysis(ctx context.Context, a OfferAnalysis) error
 	// FindCandidate returns the candidate t names. The embedded store
-	// first creates it from t.Row when absent; an unknown candidate is a
-	// permanent error.
+	// first saves t.Row, when the task carries one (the latest row hookd
+	// saw is the candidate); an unknown candidate is a permanent error.
 	FindCandidate(ctx context.Context, t CandidateTask) (Candidate, error)
 	// FindOffers returns the analysed job offers whose extracted skills
 	// share one of the canonical skills and, read at the same moment, the
