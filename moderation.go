@@ -163,8 +163,7 @@ func (v *verdict) checkImages(urls []string, r ImageReport) {
 	}
 	for _, u := range urls {
 		if problem := ImageURLProblem(u); problem != "" {
-			v.flag = true
-			v.add("image not sent to Vision: "+problem, 0)
+			v.decide("image not sent to Vision: "+problem, false)
 		}
 	}
 	if r.NotChecked != "" {
@@ -190,9 +189,7 @@ func (v *verdict) checkImage(img ImageVerdict) {
 		if rank < likelihoodRank("LIKELY") {
 			continue
 		}
-		v.flag = true
-		v.block = v.block || (c.blocks && rank >= likelihoodRank("VERY_LIKELY"))
-		v.add("image "+c.name+": "+c.likelihood, 0)
+		v.decide("image "+c.name+": "+c.likelihood, c.blocks && rank >= likelihoodRank("VERY_LIKELY"))
 	}
 }
 
@@ -205,21 +202,18 @@ type verdict struct {
 	flag    bool // a signal that flags whatever the score
 }
 
-// add records a signal; one already recorded neither repeats nor adds weight.
-func (v *verdict) add(reason string, weight int) {
+// add records a signal weighing in the spam score.
+func (v *verdict) add(reason string, weight int) { v.addTo(&v.score, reason, weight) }
+
+// addTo records a signal and adds its weight to sum: the spam score, or
+// the style signals' weight, which waits for another signal. A signal
+// already recorded neither repeats nor adds weight.
+func (v *verdict) addTo(sum *int, reason string, weight int) {
 	if slices.Contains(v.reasons, reason) {
 		return
 	}
 	v.reasons = append(v.reasons, reason)
-	v.score += weight
-}
-
-// addStyle records a style signal, whose weight waits for another signal.
-func (v *verdict) addStyle(reason string, weight int) {
-	if !slices.Contains(v.reasons, reason) {
-		v.reasons = append(v.reasons, reason)
-		v.style += weight
-	}
+	*sum += weight
 }
 
 // decide records a signal that flags or blocks the post whatever its score.
@@ -227,6 +221,24 @@ func (v *verdict) decide(reason string, block bool) {
 	v.block = v.block || block
 	v.flag = true
 	v.add(reason, 0)
+}
+
+// apply records the rules that fire in any of the text's forms, each as
+// its effect says.
+func (v *verdict) apply(rules []textRule, words []wordText) {
+	for _, r := range rules {
+		if !slices.ContainsFunc(words, r.fires) {
+			continue
+		}
+		switch r.effect {
+		case flags:
+			v.decide(r.reason, false)
+		case blocks:
+			v.decide(r.reason, true)
+		case weighs:
+			v.add(r.reason, r.weight)
+		}
+	}
 }
 
 // moderation turns the signals into the final verdict.
@@ -281,11 +293,7 @@ func (v *verdict) checkAbuse(words []wordText, content string, m *Moderator) {
 			v.decide(h.reason, true)
 		}
 	}
-	for _, r := range m.abuse {
-		if slices.ContainsFunc(words, r.fires) {
-			v.decide(r.reason, r.effect == blocks)
-		}
-	}
+	v.apply(m.abuse, words)
 	if slices.ContainsFunc(words, func(t wordText) bool { return t.has("private_info") }) && hasContactDetails(content) {
 		v.decide("harassment: doxxing", true)
 	}
@@ -295,16 +303,16 @@ func (v *verdict) checkAbuse(words []wordText, content string, m *Moderator) {
 // emoji floods.
 func (v *verdict) checkStyle(content string) {
 	if percent, ok := capitalsPercent(content); ok {
-		v.addStyle(fmt.Sprintf("shouting: %d%% capitals", percent), weightShouting)
+		v.addTo(&v.style, fmt.Sprintf("shouting: %d%% capitals", percent), weightShouting)
 	}
 	if longestRun(content, unicode.IsLetter, false) >= repeatedRun {
-		v.addStyle("repeated characters", weightRepeatedChars)
+		v.addTo(&v.style, "repeated characters", weightRepeatedChars)
 	}
 	if longestRun(content, isShoutPunct, true) >= repeatedPunctRun {
-		v.addStyle("repeated punctuation", weightRepeatedPunct)
+		v.addTo(&v.style, "repeated punctuation", weightRepeatedPunct)
 	}
 	if total, run := emojiCounts(content); total >= emojiFloodTotal || run >= emojiFloodRun {
-		v.addStyle(fmt.Sprintf("emoji flood: %d emoji", total), weightEmojiFlood)
+		v.addTo(&v.style, fmt.Sprintf("emoji flood: %d emoji", total), weightEmojiFlood)
 	}
 }
 
@@ -430,20 +438,12 @@ var (
 func (v *verdict) checkScams(words []wordText, text postText, content string, m *Moderator) {
 	loose := sync.OnceValue(func() string { return looseKey(content) })
 	if !words[0].has("scam_warning") {
-		for _, r := range m.demands {
-			if slices.ContainsFunc(words, r.fires) {
-				v.add(r.reason, r.weight)
-			}
-		}
+		v.apply(m.demands, words)
 		if text.hasAnyWord("pay", "send", "payez", "reglez", "versez", "envoyez") && payToWorkPattern.MatchString(loose()) {
 			v.add("scam: job offer charging a fee", weightScamDemand)
 		}
 	}
-	for _, r := range m.scams {
-		if slices.ContainsFunc(words, r.fires) {
-			v.add(r.reason, r.weight)
-		}
-	}
+	v.apply(m.scams, words)
 	if text.hasAnyWord("invest", "investissez", "investis", "placez", "deposit") && promisedReturnPattern.MatchString(loose()) {
 		v.add("spam: promised return on an investment", weightPromisedReturn)
 	}

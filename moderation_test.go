@@ -457,7 +457,7 @@ var labelledCorpus = []labelledPost{
 // holds them to the bar: no clean post flagged, 90% of bad posts
 // caught.
 func TestLabelledCorpus(t *testing.T) {
-	m := NewModerator(BuiltinWordLists(), nil)
+	m := builtinModerator()
 	var clean, bad, evasions, evasionsCaught, truePos, falsePos int
 	for _, p := range labelledCorpus {
 		if p.evasion {
@@ -693,7 +693,7 @@ func TestEvasionsNeedTheNormaliser(t *testing.T) {
 // BenchmarkModerate times the decision on a typical clean bilingual post
 // with a link, without Vision.
 func BenchmarkModerate(b *testing.B) {
-	m := NewModerator(BuiltinWordLists(), nil)
+	m := builtinModerator()
 	p := PostContent{Content: "We're hiring a Senior Go developer in Paris! Salary 60-70k€, hybrid. Apply at https://acme.example/careers. " +
 		"Nous recrutons un(e) développeur(se) Python confirmé(e) à Lyon. Salaire 45-55k€ selon profil."}
 	for b.Loop() {

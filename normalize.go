@@ -219,21 +219,9 @@ func squeezeRuns(w string, keep int) string {
 	return string(out)
 }
 
-// hasStretchedLetter reports whether w holds a letter three times in a row.
-func hasStretchedLetter(w string) bool {
-	prev, run := noRune, 0
-	for _, r := range w {
-		if r == prev {
-			run++
-		} else {
-			prev, run = r, 1
-		}
-		if run >= 3 && unicode.IsLetter(r) {
-			return true
-		}
-	}
-	return false
-}
+// hasStretchedLetter reports whether the normalised word w holds a letter
+// three times in a row: a run squeezeRuns cuts.
+func hasStretchedLetter(w string) bool { return longestRun(w, unicode.IsLetter, false) >= 3 }
 
 // maskedEqual reports whether the masked word w ("f*ck", "m*rder") reads as
 // word: as many letters, each asterisk standing for any one letter, the

@@ -33,7 +33,6 @@ func TestNormalizeText(t *testing.T) {
 		{"letters glued to a word are no run", "a.b.cde and fgh.i.j", "a.b.cde and fgh.i.j"},
 		{"digits alone are no run", "1 2 3", "1 2 3"},
 		{"two letters each with a dot", "v.a. t.e. p.e.n.d.r.e", "va te pendre"},
-		{"a dotted pair glued to a word is no run", "a.b.cde", "a.b.cde"},
 		{"hyphens and underscores as spaces", "multi-level_marketing", "multi level marketing"},
 		{"typographic apostrophe", "l’argent", "l'argent"},
 		{"whitespace collapsed", "  free \n\t money  ", "free money"},

@@ -8,6 +8,7 @@ package main
 // through; redirects go through the same dialer and are limited as well.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -78,20 +79,27 @@ func NewSafeDialer() *net.Dialer {
 }
 
 // NewSafeHTTPClient returns an HTTP client for outbound requests: the safe
-// dialer, no proxy (a proxy would make the dialer check the proxy instead of
-// the target), timeouts on the whole request, the TLS handshake and the
-// response headers, and checkRedirect.
+// dialer and checkRedirect.
 func NewSafeHTTPClient(timeout time.Duration) *http.Client {
+	return newOutboundClient(NewSafeDialer().DialContext, checkRedirect, timeout)
+}
+
+// newOutboundClient returns an HTTP client that connects through dial only:
+// no proxy (a proxy would make the dialer check the proxy instead of the
+// target), timeouts on the whole request, the TLS handshake and the
+// response headers, and redirects decided by redirect.
+func newOutboundClient(dial func(ctx context.Context, network, addr string) (net.Conn, error),
+	redirect func(*http.Request, []*http.Request) error, timeout time.Duration) *http.Client {
 	transport := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           NewSafeDialer().DialContext,
+		DialContext:           dial,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ResponseHeaderTimeout: timeout,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   16,
 		ForceAttemptHTTP2:     true,
 	}
-	return &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: checkRedirect}
+	return &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: redirect}
 }
 
 // checkRedirect follows at most maxRedirects redirects, to http(s) URLs

@@ -85,24 +85,12 @@ type TextModerationClient struct {
 // private or public, is ever dialled. Redirects are not followed, so an
 // answer cannot send the post's text elsewhere.
 func NewTextModerationClient(endpoint, apiKey, model string) *TextModerationClient {
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           pinnedDialer(endpoint),
-		TLSHandshakeTimeout:   tlsHandshakeTimeout,
-		ResponseHeaderTimeout: textModerationTimeout,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
-	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &TextModerationClient{
 		Endpoint: endpoint,
 		APIKey:   apiKey,
 		Model:    model,
-		HTTP: &http.Client{
-			Transport:     transport,
-			Timeout:       textModerationTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		HTTP:     newOutboundClient(pinnedDialer(endpoint), noRedirect, textModerationTimeout),
 	}
 }
 

@@ -190,13 +190,9 @@ func TestTextModerationClientTimeout(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	c := testModerationClient(srv)
 	c.HTTP.Timeout = 100 * time.Millisecond
-	start := time.Now()
 	_, err := c.Moderate(context.Background(), "hello")
-	if err == nil || !strings.Contains(err.Error(), "text moderation") {
-		t.Errorf("err = %v, want a timeout", err)
-	}
-	if elapsed := time.Since(start); elapsed > 5*time.Second {
-		t.Errorf("the call took %s", elapsed)
+	if err == nil || !strings.Contains(err.Error(), "text moderation") || !strings.Contains(err.Error(), "Client.Timeout exceeded") {
+		t.Errorf("err = %v, want the client's timeout", err)
 	}
 }
 
@@ -257,18 +253,10 @@ func TestTextServiceVerdict(t *testing.T) {
 	}
 }
 
-// textProcessor is a Processor whose text-moderation service is srv.
-func textProcessor(srv *httptest.Server, store Store) *Processor {
-	return &Processor{
-		Store: store, Log: testLogger(), Moderator: NewModerator(BuiltinWordLists(), nil),
-		TextModeration: testModerationClient(srv), Now: time.Now,
-	}
-}
-
 func TestModeratePostWithTextService(t *testing.T) {
 	f, srv := startFakeModeration(t, 0, nil)
 	store := &moderationRecorder{}
-	p := textProcessor(srv, store)
+	p := moderationProcessor(store, nil, testModerationClient(srv))
 	for _, tt := range []struct {
 		content, wantStatus string
 		wantReasons         []string
@@ -298,7 +286,7 @@ func TestModeratePostWithTextService(t *testing.T) {
 func TestModeratePostTextServiceOutage(t *testing.T) {
 	_, srv := startFakeModeration(t, 1000, serverError)
 	store := &moderationRecorder{}
-	p := textProcessor(srv, store)
+	p := moderationProcessor(store, nil, testModerationClient(srv))
 	_, err := p.ModeratePost(context.Background(), moderationJob(t, "Free money! a THREAT", nil, 2, 3))
 	if err == nil || IsPermanent(err) || IsUnavailable(err) || strings.Contains(err.Error(), testTextModerationKey) {
 		t.Fatalf("attempt 2 of 3: err = %v, want a transient error without the key", err)

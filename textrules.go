@@ -37,8 +37,7 @@ func ParseClassList(r io.Reader) (map[string][]string, error) {
 
 // classIndex finds the classes' phrases in a post's words.
 type classIndex struct {
-	names   []string                // class id → name
-	ids     map[string]int          // name → class id
+	ids     map[string]int          // name → class id, numbered from 0
 	byFirst map[string][]classEntry // first word of a phrase → phrases
 	lengths map[int]bool            // lengths of first words, for masked words
 }
@@ -58,12 +57,10 @@ type classEntry struct {
 func newClassIndex(classes map[string][]string, hate []HateTerm) *classIndex {
 	ix := &classIndex{ids: map[string]int{}, byFirst: map[string][]classEntry{}, lengths: map[int]bool{}}
 	for _, name := range ruleClasses() {
-		ix.ids[name] = len(ix.names)
-		ix.names = append(ix.names, name)
+		ix.ids[name] = len(ix.ids)
 	}
 	for _, category := range hateCategories {
-		ix.ids[hateClass(category)] = len(ix.names)
-		ix.names = append(ix.names, hateClass(category))
+		ix.ids[hateClass(category)] = len(ix.ids)
 	}
 	for _, h := range hate {
 		for _, key := range h.keys {
@@ -235,7 +232,7 @@ func quotedReport(t wordText) bool {
 // a word of digits (with a "k" for thousands) is a "number".
 func (t *wordText) findHits() {
 	t.hits = make([][]hit, len(t.toks))
-	t.present = make([]bool, len(t.ix.names))
+	t.present = make([]bool, len(t.ix.ids))
 	number := t.ix.ids["number"]
 	for i, tok := range t.toks {
 		if isNumberWord(tok.word) {
@@ -554,9 +551,10 @@ var scamRules = []ruleSpec{
 	{reason: "spam: engagement bait", effect: weighs, weight: weightEngagementBait, patterns: []string{"bait_verb ~1 bait_word"}},
 }
 
-// extraClasses are the classes the code reads besides those of patterns;
-// "number" is found by shape (a word of digits), not listed.
-var extraClasses = []string{"negation", "reporting", "not_person", "fee_negation", "money", "sales_talk", "messaging", "private_info", "scam_warning", "number"}
+// extraClasses are the classes the code reads besides those the rules'
+// patterns and notAfter name; "number" is found by shape (a word of
+// digits), not listed.
+var extraClasses = []string{"negation", "reporting", "money", "sales_talk", "messaging", "private_info", "scam_warning", "number"}
 
 // ruleClasses returns every class a rule uses, in a stable order.
 var ruleClasses = sync.OnceValue(func() []string {

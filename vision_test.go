@@ -214,11 +214,12 @@ func (r *moderationRecorder) SaveModeration(_ context.Context, _ PostTask, m Mod
 	return nil
 }
 
-// visionProcessor is a Processor whose Vision is srv.
-func visionProcessor(srv *httptest.Server, store Store) *Processor {
+// moderationProcessor is a Processor with the built-in lists and the
+// outside services given, nil for none.
+func moderationProcessor(store Store, vision *VisionClient, text *TextModerationClient) *Processor {
 	return &Processor{
-		Store: store, Log: testLogger(), Moderator: NewModerator(BuiltinWordLists(), nil),
-		Vision: testVisionClient(srv), Now: time.Now,
+		Store: store, Log: testLogger(), Moderator: builtinModerator(),
+		Vision: vision, TextModeration: text, Now: time.Now,
 	}
 }
 
@@ -284,7 +285,7 @@ func TestModeratePostWithVision(t *testing.T) {
 	for _, tt := range tests {
 		f, srv := startFakeVision(t, 0)
 		store := &moderationRecorder{}
-		res, err := visionProcessor(srv, store).ModeratePost(context.Background(), moderationJob(t, "Our new office!", tt.images, 1, 3))
+		res, err := moderationProcessor(store, testVisionClient(srv), nil).ModeratePost(context.Background(), moderationJob(t, "Our new office!", tt.images, 1, 3))
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -308,7 +309,7 @@ func TestModeratePostWithVision(t *testing.T) {
 func TestModeratePostVisionOutage(t *testing.T) {
 	_, srv := startFakeVision(t, 1000)
 	store := &moderationRecorder{}
-	p := visionProcessor(srv, store)
+	p := moderationProcessor(store, testVisionClient(srv), nil)
 	images := []string{"https://cdn.example/adult.jpg"}
 	_, err := p.ModeratePost(context.Background(), moderationJob(t, "Free money!", images, 2, 3))
 	if err == nil || IsPermanent(err) || IsUnavailable(err) || strings.Contains(err.Error(), testVisionKey) {
