@@ -41,7 +41,7 @@ hookd.db is read from DATA_DIR (default ./data).`
 // runJobs is `hookd jobs`.
 func runJobs(ctx context.Context, args []string, getenv func(string) string, out, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("hookd jobs: say what to do\n" + jobsUsage)
+		return usageError("hookd jobs: say what to do\n%s", jobsUsage)
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "-h" || cmd == "--help" || cmd == "help" {
@@ -61,17 +61,20 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, out
 	case "retry", "discard":
 		fs.BoolVar(&all, "all", false, "every failed job of the queue named instead of an ID")
 	default:
-		return fmt.Errorf("hookd jobs: unknown command %q\n%s", cmd, jobsUsage)
+		return usageError("hookd jobs: unknown command %q\n%s", cmd, jobsUsage)
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return err // run makes it a success: the usage is printed
+	case err != nil:
+		return usageError("hookd jobs %s: %v", cmd, err)
 	}
 	want := 1
 	if cmd == "failed" {
 		want = 0
 	}
 	if fs.NArg() != want {
-		return fmt.Errorf("hookd jobs %s: want %d argument(s), got %d\n%s", cmd, want, fs.NArg(), jobsUsage)
+		return usageError("hookd jobs %s: want %d argument(s), got %d\n%s", cmd, want, fs.NArg(), jobsUsage)
 	}
 	q, closeQueue, err := openJobsQueue(ctx, (&envReader{getenv: getenv}).str("DATA_DIR", "./data"))
 	if err != nil {

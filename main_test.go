@@ -625,7 +625,7 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 			t.Errorf("%v: %v, want the command's help and no error", args, err)
 		}
 	}
-	for _, args := range [][]string{{"foo"}, {"serve", "extra"}, {"-nosuchflag"}} {
+	for _, args := range [][]string{{"foo"}, {"serve", "extra"}, {"-nosuchflag"}, {"jobs"}, {"jobs", "foo"}, {"jobs", "retry"}, {"jobs", "failed", "-nosuchflag"}} {
 		if err := run(context.Background(), args, env, io.Discard, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
