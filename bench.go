@@ -103,7 +103,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if inProcess {
-		rep.PeakRSSMiB = peakRSSMiB()
+		// The figure is optional: unreadable (not Linux), it stays 0 and
+		// the report leaves it out.
+		rep.PeakRSSMiB, _ = peakRSSMiB("/proc/self/status")
 	}
 	return printReport(stdout, rep, opt.JSON)
 }
@@ -500,19 +502,23 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-// peakRSSMiB reads this process's high-water resident set (Linux).
-func peakRSSMiB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+// peakRSSMiB reads a process's high-water resident set (VmHWM) from its
+// status file, /proc/self/status or /proc/<pid>/status (Linux).
+func peakRSSMiB(statusFile string) (float64, error) {
+	b, err := os.ReadFile(statusFile)
 	if err != nil {
-		return 0
+		return 0, fmt.Errorf("peak RSS: %w", err)
 	}
 	for line := range strings.Lines(string(b)) {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			return float64(kb) / 1024
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				return 0, fmt.Errorf("peak RSS: VmHWM in %s: %w", statusFile, err)
+			}
+			return float64(kb) / 1024, nil
 		}
 	}
-	return 0
+	return 0, fmt.Errorf("peak RSS: no VmHWM in %s", statusFile)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -417,7 +415,8 @@ func runRebuild(b *testing.B, dataDir, postID string, user func(int) string, env
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { sendActivityUntil(b, p.url, user, stop) })
-	wg.Go(func() { r.walMiB = largestWALUntil(filepath.Join(dataDir, "hookd.db-wal"), stop) })
+	wal := watchWAL(dataDir)
+	defer wal.stop() // on a failure below; stop is idempotent
 	deadline := time.Now().Add(5 * time.Minute)
 	for r.ready == 0 || r.post == 0 {
 		if time.Now().After(deadline) {
@@ -434,7 +433,11 @@ func runRebuild(b *testing.B, dataDir, postID string, user func(int) string, env
 	}
 	close(stop)
 	wg.Wait()
-	r.rssMiB = processPeakRSSMiB(b, p.cmd.Process.Pid)
+	wal.stop()
+	r.walMiB = mib(wal.peak)
+	if r.rssMiB, err = peakRSSMiB(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)); err != nil {
+		b.Fatal(err)
+	}
 	stopGracefully(b, p)
 	for line := range strings.Lines(p.logs.String()) {
 		if strings.Contains(line, "leaderboard rebuil") { // rebuilt, or rebuild failed
@@ -480,39 +483,10 @@ func sendActivityUntil(b *testing.B, url string, user func(int) string, stop <-c
 	}
 }
 
-// largestWALUntil samples a WAL file's size every 10 ms until stop.
-func largestWALUntil(path string, stop <-chan struct{}) float64 {
-	var largest int64
-	for {
-		if st, err := os.Stat(path); err == nil {
-			largest = max(largest, st.Size())
-		}
-		select {
-		case <-stop:
-			return float64(largest) / (1 << 20)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
 func processState(b *testing.B, url, id string) string {
 	var s JobStatus
 	if status := getFromProcess(b, url+"/api/processing/"+id, &s); status != http.StatusOK {
 		b.Fatalf("GET /api/processing/%s: %d", id, status)
 	}
 	return s.State
-}
-
-// processPeakRSSMiB reads a process's high-water resident set (Linux).
-func processPeakRSSMiB(b *testing.B, pid int) float64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(status), "VmHWM:")
-	var kib float64
-	if _, err := fmt.Sscan(rest, &kib); !ok || err != nil {
-		b.Fatalf("no VmHWM in /proc/%d/status: %v", pid, err)
-	}
-	return kib / 1024
 }

@@ -48,6 +48,19 @@ func buildHookd(t testing.TB) string {
 	return binPath
 }
 
+// freePort is a loopback port free a moment ago, for a hookd process to
+// listen on: the process takes its port from PORT, not from a listener
+// the test could hand it.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // process is one running hookd binary.
 type process struct {
 	cmd  *exec.Cmd
@@ -61,12 +74,7 @@ type process struct {
 // defaults.
 func startProcess(t testing.TB, dataDir string, extraEnv ...string) *process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 	cmd := exec.Command(buildHookd(t))
 	cmd.Env = append(os.Environ(),
 		"SUPABASE_WEBHOOK_SECRET="+testSecret,
@@ -300,13 +308,7 @@ func TestSecondProcessOnADataDirStops(t *testing.T) {
 	dir := t.TempDir()
 	first := startProcess(t, dir)
 	cmd := exec.Command(buildHookd(t))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd.Env = append(os.Environ(), "SUPABASE_WEBHOOK_SECRET="+testSecret, "DATA_DIR="+dir, "PORT="+strconv.Itoa(port), "DATABASE_URL=")
+	cmd.Env = append(os.Environ(), "SUPABASE_WEBHOOK_SECRET="+testSecret, "DATA_DIR="+dir, "PORT="+strconv.Itoa(freePort(t)), "DATABASE_URL=")
 	out, err := cmd.CombinedOutput()
 	want := fmt.Sprintf("in use by another hookd (pid %d)", first.cmd.Process.Pid)
 	if err == nil || !strings.Contains(string(out), want) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,14 +47,7 @@ func TestWriteResultComesFromTheCommittedRun(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	inside, release := make(chan struct{}), make(chan struct{})
-	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
-	<-inside // the writer is busy: the next two writes share the next transaction
-	waitQueued := func(n int) {
-		for len(db.ops) < n {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	release := holdWriter(t, db) // the next two writes share the next transaction
 	var runs atomic.Int64
 	type result struct {
 		n   int64
@@ -68,11 +62,11 @@ func TestWriteResultComesFromTheCommittedRun(t *testing.T) {
 		})
 		counted <- result{n, err}
 	}()
-	waitQueued(1)
+	waitQueued(t, db, 1)
 	failed := make(chan error, 1)
 	go func() { failed <- db.Write(ctx, func(*WriteTx) error { return errors.New("a bad write") }) }()
-	waitQueued(2)
-	close(release)
+	waitQueued(t, db, 2)
+	release()
 	if err := <-failed; err == nil {
 		t.Fatal("the bad write succeeded")
 	}
@@ -103,14 +97,24 @@ func TestCloseAfterAStatementFailedToPrepare(t *testing.T) {
 	}
 }
 
-// The processingId indexes are keyed by substr(id, -22, 13), which must be
-// the id's milliseconds for new ids to land on the indexes' last pages.
+// The processingId indexes are keyed by substr(processing_id, -22, 13),
+// which must be the id's milliseconds for new ids to land on the indexes'
+// last pages. The test reads the key from the indexes' own SQL, then
+// evaluates that expression on real ids.
 func TestProcessingIDIndexKey(t *testing.T) {
+	const key = "substr(processing_id, -22, 13)"
 	db, _ := openTestQueue(t, testQueueOptions)
+	file := inspect(t, db)
+	for _, index := range []string{"queue_jobs_processing_id", "activity_logs_processing_id"} {
+		def := queryString(t, file, `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, index)
+		if !strings.Contains(def, "("+key+", processing_id)") {
+			t.Errorf("index %s is %q, want it keyed by (%s, processing_id)", index, def, key)
+		}
+	}
 	at := time.UnixMilli(1764331200123)
 	for _, id := range []string{newProcessingID("activity", "00000000-0000-4000-8000-000000000001", at), newProcessingID("job", "j", at)} {
-		if key := queryString(t, inspect(t, db), `SELECT substr(?, -22, 13)`, id); key != "1764331200123" {
-			t.Errorf("index key of %s is %q, want its milliseconds", id, key)
+		if got := queryString(t, file, `SELECT `+key+` FROM (SELECT ? AS processing_id)`, id); got != "1764331200123" {
+			t.Errorf("index key of %s is %q, want its milliseconds", id, got)
 		}
 	}
 }
@@ -120,6 +124,34 @@ func TestProcessingIDIndexKey(t *testing.T) {
 func inspect(t testing.TB, db *DB) *sql.DB {
 	t.Helper()
 	return openFile(t, filepath.Dir(db.Path))
+}
+
+// holdWriter keeps db's writer busy in a write of its own until release
+// is called, so that writes submitted meanwhile queue up and are taken
+// together into the next transaction. The test's cleanup releases it too,
+// before the database is closed, should the test stop first.
+func holdWriter(t testing.TB, db *DB) (release func()) {
+	t.Helper()
+	inside, held := make(chan struct{}), make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release)
+	go db.Write(context.Background(), func(*WriteTx) error { close(inside); <-held; return nil })
+	<-inside
+	return release
+}
+
+// waitQueued waits until n writes wait for db's writer, and fails the test
+// if they do not within 10 seconds: a write that never queues would
+// otherwise hang the test until go test's own timeout.
+func waitQueued(t testing.TB, db *DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(db.ops) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s, %d writes are queued, want %d", len(db.ops), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // setWriterReadOnly makes every write through db fail, as a full or
@@ -145,9 +177,7 @@ func TestWriterCommitsDurableWritesFirst(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	inside, release := make(chan struct{}), make(chan struct{})
-	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
-	<-inside // the writer is busy: what comes next waits together
+	release := holdWriter(t, db) // what comes next waits together
 	record := func(kind string) func(tx *WriteTx) error {
 		return func(tx *WriteTx) error {
 			var sync int
@@ -166,16 +196,14 @@ func TestWriterCommitsDurableWritesFirst(t *testing.T) {
 		}
 		want := len(db.ops) + 1 // counted before the write can land
 		go func() { errs <- write(ctx, fn) }()
-		for len(db.ops) < want {
-			time.Sleep(time.Millisecond)
-		}
+		waitQueued(t, db, want)
 	}
 	submit(true, record("unsynced"))
 	submit(false, record("durable"))
 	submit(true, func(*WriteTx) error { return errors.New("bad write") })
 	submit(true, record("unsynced"))
 	submit(false, record("durable"))
-	close(release)
+	release()
 	failed := 0
 	for range 5 {
 		if err := <-errs; err != nil {

@@ -17,9 +17,7 @@ import (
 func TestDuplicateKeysInOneBatch(t *testing.T) {
 	db, q := openTestQueue(t, testQueueOptions)
 	ctx := context.Background()
-	inside, release := make(chan struct{}), make(chan struct{})
-	go db.Write(ctx, func(*WriteTx) error { close(inside); <-release; return nil })
-	<-inside // the writer is busy: what comes now waits for the next batch
+	release := holdWriter(t, db) // what comes now waits for the next batch
 	type result struct {
 		id        string
 		duplicate bool
@@ -33,10 +31,8 @@ func TestDuplicateKeysInOneBatch(t *testing.T) {
 			results <- result{id, dup, err}
 		}()
 	}
-	for len(db.ops) < copies {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
+	waitQueued(t, db, copies)
+	release()
 	first, ids := 0, map[string]bool{}
 	for range copies {
 		r := <-results

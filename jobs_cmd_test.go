@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,17 +136,8 @@ func TestJobsCommandWhileHookdRuns(t *testing.T) {
 				return
 			default:
 			}
-			req, _ := http.NewRequest(http.MethodPost, a.URL+activityRoute, strings.NewReader(fmt.Sprintf(`{"userId":"cli-u%d","action":"view"}`, i)))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("x-webhook-secret", testSecret)
-			resp, err := a.client.Do(req)
-			if err != nil {
+			if _, err := sendWebhook(a.URL, activityRoute, fmt.Sprintf(`{"userId":"cli-u%d","action":"view"}`, i)); err != nil {
 				refused = append(refused, err.Error())
-				continue
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				refused = append(refused, resp.Status)
 			}
 		}
 	})

@@ -89,7 +89,9 @@ func TestAddingAKindIsOneDeclaration(t *testing.T) {
 }
 
 // Every table a kind takes leads to its route, and the Supabase webhook
-// script sends each of them there.
+// script posts to each route and has a webhook on each table. tableRoutes
+// is built from Kinds itself, so what its check catches is a table listed
+// under two kinds: the kind listed later would take the other's rows.
 func TestKindsDriveTheTableMapping(t *testing.T) {
 	script := readRepoFile(t, "supabase/hookd_webhooks.sql")
 	for _, k := range Kinds {

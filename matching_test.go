@@ -445,12 +445,14 @@ func TestPostgresProfilesStayCurrentUnderConcurrentWrites(t *testing.T) {
 		defer pg.Close()
 		stores[i] = pg
 	}
+	// The app's two writers connect here: connect fails the test with
+	// t.Fatal, which must run on the test's goroutine.
+	apps := [2]*pgx.Conn{connect(t, dbURL), connect(t, dbURL)}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	for w := range 2 {
+	for w, app := range apps {
 		wg.Go(func() {
-			app := connect(t, dbURL)
 			gen := newProfileGen(uint64(100 + w))
 			for i := 0; ctx.Err() == nil; i++ {
 				cand := gen.pgCandidate()

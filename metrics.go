@@ -294,7 +294,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			for _, s := range []struct {
 				state string
 				n     int64
-			}{{StateWaiting, n.Waiting}, {StateActive, n.Active}, {StateDelayed, n.Delayed}, {StateCompleted, n.Failed}, {StateFailed, n.Completed}} {
+			}{{StateWaiting, n.Waiting}, {StateActive, n.Active}, {StateDelayed, n.Delayed}, {StateCompleted, n.Completed}, {StateFailed, n.Failed}} {
 				ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.n), queue, s.state)
 			}
 			ch <- prometheus.MustNewConstMetric(failedNowDesc, prometheus.GaugeValue, float64(n.FailedNow), queue)

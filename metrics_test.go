@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 	dto "github.com/prometheus/client_model/go"
@@ -100,14 +101,16 @@ const activityRoute = "/api/activity/score"
 // state are health's numbers; the runtime and process collectors are
 // there; the outbox is not, in embedded mode.
 func TestMetricsExposition(t *testing.T) {
-	a := startApp(t, nil)
+	// A backoff of an hour keeps a retried job delayed until the scrape.
+	a := startApp(t, map[string]string{"JOB_BACKOFF_MS": "3600000"})
 	for i := range 5 {
 		a.mustAccept(t, activityRoute, fmt.Sprintf(`{"userId":"u%d","action":"like"}`, i))
 	}
 	a.post(t, activityRoute, `{"userId":"u1","action":"dance"}`)
 	a.do(t, http.MethodPost, activityRoute, "application/json", `{"userId":"u1","action":"like"}`, map[string]string{"x-webhook-secret": "wrong"})
 	a.do(t, http.MethodPost, "/api/nowhere/u1", "application/json", `{}`, nil)
-	counts := a.waitDrained(t)
+	a.waitDrained(t)
+	counts := a.unevenStates(t)
 
 	fams := scrape(t, a.URL, "")
 	for _, c := range []struct {
@@ -121,8 +124,9 @@ func TestMetricsExposition(t *testing.T) {
 		{"hookd_webhooks_received_total", map[string]string{"route": unmatchedRoute, "status": "404"}, 1},
 		{"hookd_webhook_duration_seconds", map[string]string{"route": activityRoute}, 7},
 		{"hookd_jobs_finished_total", map[string]string{"queue": QueueActivityScoring, "outcome": "completed"}, 5},
-		{"hookd_jobs_finished_total", map[string]string{"queue": QueueActivityScoring, "outcome": "failed"}, 0},
+		{"hookd_jobs_finished_total", map[string]string{"queue": QueueActivityScoring, "outcome": "failed"}, 2}, // on arrival
 		{"hookd_jobs_finished_total", map[string]string{"queue": QueueJobAnalysis, "outcome": "retried"}, 0},
+		{"hookd_jobs_finished_total", map[string]string{"queue": QueuePostModeration, "outcome": "retried"}, 1},
 		{"hookd_job_duration_seconds", map[string]string{"queue": QueueActivityScoring}, 5},
 		{"hookd_queue_up", nil, 1},
 		{"hookd_store_up", nil, 1},
@@ -148,6 +152,31 @@ func TestMetricsExposition(t *testing.T) {
 			t.Errorf("%s in embedded mode", name)
 		}
 	}
+}
+
+// unevenStates gives the jobs by state distinct numbers, so that a state
+// reported under another's label shows: beside the 5 completed activity
+// jobs, 2 activity jobs failed on arrival and a post moderation retried,
+// delayed (the app's backoff must outlast the test). Waiting and active
+// stay 0: workers take waiting jobs at once. It returns the counts health
+// reports then.
+func (a *testApp) unevenStates(t testing.TB) map[string]QueueCounts {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 2 {
+		id := newProcessingID("activity", fmt.Sprintf("dead-%d", i), time.Now())
+		if _, err := a.queue.Enqueue(ctx, NewJob{Queue: QueueActivityScoring, ProcessingID: id, Payload: []byte(`{}`), ReceivedAt: time.Now(), Failed: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repair := breakModeration(t, a, "disk quota exceeded")
+	a.waitState(t, a.mustAccept(t, "/api/posts/moderate", postBody("p-metrics-1", "hello")), StateDelayed)
+	repair()
+	counts, err := a.queue.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts
 }
 
 // With METRICS_TOKEN, /metrics wants it as a Bearer token: 401 without
